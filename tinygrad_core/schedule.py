@@ -1,0 +1,209 @@
+"""The scheduler: lazy graph -> list of kernels. Every fusion decision lives here and nowhere else.
+
+Rules, in order:
+1. A base becomes a kernel output (is "realized") when it is asked for, when it is a REDUCE, or when it is a
+   buffer op (CONTIGUOUS, COPY, ASSIGN). Everything else, elementwise ops and constants, is inlined into every
+   kernel that reads it, through whatever views lie in between: elementwise chains fuse, and elementwise work
+   before a reduction fuses into the reduction's kernel.
+2. A REDUCE read by exactly one kernel, which is elementwise, reads the reduction in its own shape (no expand)
+   and fuses no other reduction, is inlined into that kernel: elementwise work after a reduction fuses too.
+3. An ASSIGN whose value reads the target's memory through anything but the identity view first computes the
+   value into a fresh buffer, so no kernel reads elements it has already overwritten.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from tinygrad_core import flags
+from tinygrad_core.dtype import DType
+from tinygrad_core.errors import DeviceError
+from tinygrad_core.kernel import BufferSpec, Kernel, KNode
+from tinygrad_core.lazy import LazyBuffer
+from tinygrad_core.ops import ALU, Ops
+from tinygrad_core.runtime import Buffer
+from tinygrad_core.view import ShapeTracker
+
+
+@dataclass(frozen=True, eq=False)
+class ScheduleItem:
+    """One step of a schedule: a kernel over `bufs` (bufs[0] written), or a COPY of bufs[1] into bufs[0]."""
+
+    device: str
+    bufs: tuple[Buffer, ...]
+    kernel: Kernel | None  # None for a COPY between devices
+
+
+class _KernelBuilder:
+    """Builds the AST of one kernel, inlining unrealized bases through the views between them."""
+
+    def __init__(
+        self, out: LazyBuffer, realized: set[LazyBuffer], fused: set[LazyBuffer], shape: tuple[int, ...] | None = None
+    ):
+        self.realized, self.fused = realized, fused
+        # the loop space: the output's shape, or the fused reduction's (same elements, reduce axes kept as 1s)
+        shape = out.shape if shape is None else shape
+        self.out = out
+        self.inputs: list[LazyBuffer] = []  # realized bases read, in buffer order after the output
+        self.reads: list[tuple[LazyBuffer, ShapeTracker]] = []  # realized bases read, and through which view
+        self.memo: dict[tuple[int, ShapeTracker], KNode] = {}
+        self.reduce: LazyBuffer | None = None
+        value = self.build_base(out, ShapeTracker.from_shape(shape), is_root=True)
+        self.ast = KNode(Ops.STORE, out.dtype, (value,), (0, ShapeTracker.from_shape(shape)))
+
+    def build(self, lb: LazyBuffer, st: ShapeTracker) -> KNode:
+        """The node for `lb` (any view) read through `st`, whose innermost space is lb's shape."""
+        return self.build_base(lb.base, lb.st + st)
+
+    def build_base(self, base: LazyBuffer, st: ShapeTracker, is_root: bool = False) -> KNode:
+        key = (id(base), st)
+        if key not in self.memo:
+            self.memo[key] = self._build_base(base, st, is_root)
+        return self.memo[key]
+
+    def _build_base(self, base: LazyBuffer, st: ShapeTracker, is_root: bool) -> KNode:
+        if not is_root and (base.op is None or base in self.realized):
+            self.reads.append((base, st))
+            if base not in self.inputs:
+                self.inputs.append(base)
+            return KNode(Ops.LOAD, base.dtype, (), (1 + self.inputs.index(base), st))
+        if base.op is Ops.CONST:
+            return KNode(Ops.CONST, base.dtype, (), (base.arg, st))
+        if base.op is Ops.REDUCE:
+            assert is_root or (base in self.fused and st.contiguous), "unfusable reduce reached the builder"
+            self.reduce = base
+            (src,) = base.srcs
+            return KNode(Ops.REDUCE, base.dtype, (self.build(src, ShapeTracker.from_shape(src.shape)),), base.arg)
+        if base.op in (Ops.CONTIGUOUS, Ops.ASSIGN):
+            return self.build(base.srcs[0], st)
+        assert base.op in ALU, f"cannot inline {base.op}"
+        srcs = tuple(self.build(src, st) for src in base.srcs)
+        return KNode(base.op, base.dtype, srcs, base.arg)
+
+
+def _walk(outs: list[LazyBuffer]) -> list[LazyBuffer]:
+    """Every unrealized base reachable from `outs`, sources before users."""
+    order: list[LazyBuffer] = []
+    seen: set[LazyBuffer] = set()
+    stack: list[tuple[LazyBuffer, bool]] = [(lb.base, False) for lb in outs]
+    while stack:
+        base, expanded = stack.pop()
+        if expanded:
+            order.append(base)
+        elif base not in seen and base.op is not None:
+            seen.add(base)
+            stack.append((base, True))
+            stack.extend((src.base, False) for src in base.srcs)
+    return order
+
+
+def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
+    bases = _walk(outs)
+    wanted = {lb.base for lb in outs}
+    realized = {b for b in bases if b in wanted or b.op in (Ops.REDUCE, Ops.CONTIGUOUS, Ops.COPY, Ops.ASSIGN)}
+    fused: set[LazyBuffer] = set()
+
+    # rule 3: make ASSIGN values that read their own target through a view into kernels of their own
+    for base in bases:
+        if base.op is Ops.ASSIGN:
+            reads = _KernelBuilder(base, realized, fused).reads
+            if any(read.buffer is base.buffer and not st.contiguous for read, st in reads):
+                realized.add(base.srcs[0].base)
+
+    # rule 2: fuse a reduction forward into its only reader
+    readers: dict[LazyBuffer, list[tuple[LazyBuffer, ShapeTracker]]] = {}
+    for base in bases:
+        if base in realized and base.op is not Ops.COPY:
+            for read, st in _KernelBuilder(base, realized, fused).reads:
+                readers.setdefault(read, []).append((base, st))
+    hosts: dict[LazyBuffer, LazyBuffer] = {}  # kernel -> the reduction fused into it
+    for base in bases:
+        reading = readers.get(base, [])
+        kernels = {reader for reader, _ in reading}
+        if base.op is not Ops.REDUCE or base in wanted or len(kernels) != 1:
+            continue
+        (reader,) = kernels
+        elementwise = reader.op in ALU or reader.op in (Ops.CONTIGUOUS, Ops.ASSIGN)
+        same_elements = reader.size == base.size and all(st.contiguous for _, st in reading)
+        if elementwise and same_elements and reader not in hosts:
+            hosts[reader] = base
+            fused.add(base)
+            realized.discard(base)
+            # NOTE: the readers pass above gave it a buffer; a fused reduce is never written, so drop it, or
+            # realize() would mark it realized and later kernels would read uninitialised memory.
+            base.buffer = None
+
+    items = []
+    for base in bases:
+        if base not in realized:
+            continue
+        if base.op is Ops.COPY:
+            (src,) = base.srcs
+            items.append(ScheduleItem(base.device, (_with_buffer(base).buffer, src.base.buffer), None))  # type: ignore[arg-type]
+            continue
+        builder = _KernelBuilder(base, realized, fused, hosts[base].shape if base in hosts else None)
+        bufs = tuple(_with_buffer(b).buffer for b in (base, *builder.inputs))
+        kernel = Kernel(builder.ast, tuple(BufferSpec(buf.dtype, buf.size) for buf in bufs))  # type: ignore[union-attr]
+        _check_dtypes(base.device, kernel.dtypes)
+        items.append(ScheduleItem(base.device, bufs, kernel))  # type: ignore[arg-type]
+    return items
+
+
+def _with_buffer(base: LazyBuffer) -> LazyBuffer:
+    if base.buffer is None:
+        base.buffer = Buffer(base.device, base.size, base.dtype)
+    return base
+
+
+def _check_dtypes(device: str, used: set[DType]) -> None:
+    from tinygrad_core.devices import Device
+
+    dev = Device[device]
+    missing = sorted((d for d in used if d not in dev.dtypes), key=lambda d: d.priority)
+    if missing:
+        names = ", ".join(d.name for d in missing)
+        raise DeviceError(
+            f"{device} does not support {names}: {dev.missing_dtype_reason}; cast first or use another device"
+        )
+
+
+# --- running ---
+def run_schedule(items: list[ScheduleItem], outs: list[LazyBuffer] | None = None) -> None:
+    from tinygrad_core.devices import Device
+
+    for item in items:
+        start = time.perf_counter()
+        if item.kernel is None:
+            dest, src = item.bufs
+            if src.size:
+                dest.copyin(src.numpy())
+            else:
+                dest.handle  # noqa: B018  (allocate the empty destination)
+        elif item.kernel.out_shape and item.bufs[0].size == 0:
+            item.bufs[0].handle  # noqa: B018
+        else:
+            device = Device[item.device]
+            device.run(item.kernel, [buf.handle for buf in item.bufs])
+            if flags.DEBUG.value >= 2:
+                device.synchronize()
+        if flags.DEBUG.value >= 2:
+            name = "copy" if item.kernel is None else item.kernel.name
+            elapsed = (time.perf_counter() - start) * 1e6
+            print(f"*** {item.device:10s} {name:30s} bufs {len(item.bufs)} {elapsed:9.1f} us")
+            if item.kernel is not None and flags.DEBUG.value >= 3:
+                print(item.kernel)
+
+
+def realize(*lbs: LazyBuffer) -> None:
+    """Compute every unrealized base behind `lbs` and mark it realized (its sources are dropped)."""
+    pending = [lb for lb in lbs if not lb.realized]
+    if not pending:
+        return
+    bases = _walk(pending)
+    items = create_schedule(pending)
+    run_schedule(items)
+    written = {id(item.bufs[0]) for item in items}
+    for base in bases:
+        if base.buffer is not None and id(base.buffer) in written:
+            base.op, base.srcs, base.arg = None, (), None
