@@ -1,0 +1,79 @@
+"""The exceptions tinygrad_core raises on purpose, and the excepthook that shows them without our internal frames."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from types import TracebackType
+
+# Modules whose frames an uncaught TinygradError hides: the core and every backend package (tinygrad_cpu, ...).
+_INTERNAL_PREFIX = "tinygrad_"
+
+
+class TinygradError(Exception):
+    """Base of every error tinygrad_core raises on purpose: its message says what was wrong and what fixes it."""
+
+
+class DeviceError(TinygradError, RuntimeError):
+    """A device can't be used: unknown, not installed, unavailable here, a bad index, or mixed devices."""
+
+
+class PluginError(TinygradError):
+    """A backend plugin is broken: wrong plugin API version, a device name claimed twice, a malformed hook."""
+
+
+class ShapeError(TinygradError, ValueError):
+    """Shapes that don't fit together (reshape, expand, cat, assign, ...)."""
+
+
+def _module_name(tb: TracebackType) -> str:
+    """The frame's module; under `python -m pkg.mod` it is "__main__", so ask the module spec for the real name."""
+    frame_globals = tb.tb_frame.f_globals
+    name = frame_globals.get("__name__") or ""
+    spec = frame_globals.get("__spec__")
+    if name == "__main__" and spec is not None:
+        name = spec.name
+    return str(name)
+
+
+def _short_traceback(exc: BaseException, tb: TracebackType | None) -> str:
+    """The traceback of `exc` without frames inside tinygrad_* packages, then `ErrorName: message` and any notes."""
+    frames: list[traceback.FrameSummary] = []
+    while tb is not None:
+        if not _module_name(tb).startswith(_INTERNAL_PREFIX):
+            frames.extend(traceback.extract_tb(tb, limit=1))
+        tb = tb.tb_next
+    lines = []
+    if frames:
+        lines.append(
+            "Traceback (most recent call last; tinygrad frames hidden, TINYGRAD_FULL_TRACEBACK=1 shows them):\n"
+        )
+        lines.extend(traceback.format_list(frames))
+    lines.append(f"{type(exc).__name__}: {exc}\n")
+    lines.extend(f"{note}\n" for note in getattr(exc, "__notes__", ()))
+    return "".join(lines)
+
+
+def install_excepthook() -> None:
+    """Make an uncaught TinygradError print a short traceback of the user's frames; other exceptions are untouched.
+
+    Called once by `import tinygrad_core`; calling it again does nothing. TINYGRAD_FULL_TRACEBACK=1 shows everything.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "_tinygrad_core", False):
+        return
+
+    def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        from tinygrad_core import flags  # imported here: flags may import errors
+
+        try:
+            full = flags.TINYGRAD_FULL_TRACEBACK.value
+        except ValueError:  # a malformed value: show everything rather than fail inside the hook
+            full = True
+        if not isinstance(exc, TinygradError) or full:
+            previous(exc_type, exc, tb)
+            return
+        sys.stderr.write(_short_traceback(exc, tb))
+
+    excepthook._tinygrad_core = True  # type: ignore[attr-defined]
+    sys.excepthook = excepthook

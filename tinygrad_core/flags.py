@@ -1,0 +1,117 @@
+"""Every environment variable tinygrad_core reads: declared once here, read when used, overridden with Context(...).
+
+    from tinygrad_core import flags
+    if flags.DEBUG.value >= 2: ...
+    with flags.Context(DEBUG=2, DEVICE="CPU"): ...
+
+Backends read flags through this module, never through os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from contextvars import ContextVar, Token
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+# The stack of active Context overrides, innermost last; a ContextVar keeps threads and async tasks apart.
+_overrides: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("tinygrad_core_flags", default=())
+_FLAGS: dict[str, Flag[Any]] = {}
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("expected an integer") from None
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected 0 or 1")
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+class Flag(Generic[T]):
+    """One environment variable: `.value` parses it now; an enclosing Context(...) wins, unset gives the default."""
+
+    def __init__(self, name: str, default: str, parse: Callable[[str], T]):
+        self.name, self.default, self.parse = name, default, parse  # default is spelled as in the environment
+        _FLAGS[name] = self
+
+    @property
+    def value(self) -> T:
+        for overrides in reversed(_overrides.get()):
+            if self.name in overrides:
+                return overrides[self.name]
+        raw = os.environ.get(self.name, "")
+        return self.coerce(raw if raw != "" else self.default)
+
+    def coerce(self, value: Any) -> T:
+        """Parse `value` as if it were the environment variable's text (lists may be given as lists)."""
+        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        try:
+            return self.parse(text)
+        except ValueError as e:
+            raise ValueError(f"flag {self.name}={text!r}: {e}") from None
+
+    def __repr__(self) -> str:
+        return f"Flag({self.name}={self.value!r})"
+
+
+# --- the flags ---
+# default device, "NAME[:INDEX]" such as "OPENCL:1"; empty: the highest-priority backend that can run here
+DEVICE: Flag[str] = Flag("DEVICE", "", str.strip)
+# verbosity, 0 (quiet) to 5; >= 2 prints each kernel as it runs, >= 3 also its IR
+DEBUG: Flag[int] = Flag("DEBUG", "0", _int)
+# 1: an uncaught TinygradError shows every frame, ours included (errors.install_excepthook)
+TINYGRAD_FULL_TRACEBACK: Flag[bool] = Flag("TINYGRAD_FULL_TRACEBACK", "0", _bool)
+# comma list of entry-point or device names allowed to load ("cpu,opencl"); empty: every installed backend
+TINYGRAD_PLUGINS: Flag[tuple[str, ...]] = Flag("TINYGRAD_PLUGINS", "", _names)
+# comma list of entry-point or device names never loaded, even when TINYGRAD_PLUGINS names them
+TINYGRAD_DISABLE_PLUGINS: Flag[tuple[str, ...]] = Flag("TINYGRAD_DISABLE_PLUGINS", "", _names)
+# >= 1: print each step of finding, loading and checking backend plugins to stderr
+TINYGRAD_TRACE_PLUGINS: Flag[int] = Flag("TINYGRAD_TRACE_PLUGINS", "0", _int)
+# where compiled kernels are cached, keyed by a hash of their source
+CACHEDIR: Flag[str] = Flag("CACHEDIR", "~/.cache/tinygrad_core", os.path.expanduser)
+
+
+# --- convenience ---
+def get(name: str) -> Any:
+    """The current value of the flag `name`: `flags.get("DEBUG")` is `flags.DEBUG.value`."""
+    return _lookup(name).value
+
+
+def declared() -> dict[str, Flag[Any]]:
+    """Every flag by name, in declaration order."""
+    return dict(_FLAGS)
+
+
+def _lookup(name: str) -> Flag[Any]:
+    if name not in _FLAGS:
+        raise KeyError(f"unknown flag {name!r}; declared: {', '.join(_FLAGS)}")
+    return _FLAGS[name]
+
+
+class Context:
+    """Override flags inside a `with` block, e.g. `with Context(DEBUG=2):`; contexts nest, the innermost wins."""
+
+    def __init__(self, **overrides: Any):
+        self.overrides = {name: _lookup(name).coerce(value) for name, value in overrides.items()}
+        self._tokens: list[Token[tuple[dict[str, Any], ...]]] = []
+
+    def __enter__(self) -> Context:
+        self._tokens.append(_overrides.set((*_overrides.get(), self.overrides)))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _overrides.reset(self._tokens.pop())
