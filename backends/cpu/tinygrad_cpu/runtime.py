@@ -1,0 +1,223 @@
+"""The CPU backend: interprets each kernel of the IR with numpy. The living definition of the op set.
+
+Arrays stay "compact" while a kernel is evaluated: a dim that a view broadcasts (stride 0, no mask) has size 1 and
+numpy's broadcasting does the rest, so an expand costs no memory and a SUM over a MUL of two broadcast operands
+(a matmul, a convolution) becomes one einsum that numpy hands to BLAS.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinygrad_core import runtime
+from tinygrad_core.dtype import DType, dtypes
+from tinygrad_core.kernel import Kernel, KNode
+from tinygrad_core.ops import Ops
+from tinygrad_core.view import ShapeTracker, View
+
+
+def _idiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.dtype == np.bool_:
+        return a & b
+    safe = np.where(b == 0, 1, b)
+    quotient = np.abs(a) // np.abs(safe)  # truncation toward zero, like C
+    return np.where(b == 0, 0, np.where((a < 0) != (b < 0), -quotient, quotient)).astype(a.dtype)
+
+
+def _mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if np.issubdtype(a.dtype, np.integer):
+        return np.where(b == 0, 0, np.fmod(a, np.where(b == 0, 1, b))).astype(a.dtype)
+    return np.fmod(a, b)
+
+
+def _shl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    width = a.dtype.itemsize * 8  # C leaves shifts by the width or more undefined; we give 0
+    return np.where(b >= width, 0, np.left_shift(a, np.minimum(b, width - 1))).astype(a.dtype)
+
+
+def _shr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.right_shift(a, np.minimum(b, a.dtype.itemsize * 8 - 1))
+
+
+_ALU = {
+    Ops.EXP2: np.exp2,
+    Ops.LOG2: np.log2,
+    Ops.SIN: np.sin,
+    Ops.SQRT: np.sqrt,
+    Ops.RECIP: lambda x: np.reciprocal(x) if x.dtype.kind == "f" else np.where(x == 0, 0, 1 // np.where(x == 0, 1, x)),
+    Ops.NEG: lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.negative(x),
+    Ops.TRUNC: lambda x: np.trunc(x) if x.dtype.kind == "f" else x,
+    Ops.ADD: lambda a, b: np.logical_or(a, b) if a.dtype == np.bool_ else np.add(a, b),
+    Ops.MUL: lambda a, b: np.logical_and(a, b) if a.dtype == np.bool_ else np.multiply(a, b),
+    Ops.IDIV: _idiv,
+    Ops.MOD: _mod,
+    Ops.MAX: np.maximum,
+    Ops.CMPLT: np.less,
+    Ops.CMPNE: np.not_equal,
+    Ops.AND: np.bitwise_and,
+    Ops.OR: np.bitwise_or,
+    Ops.XOR: np.bitwise_xor,
+    Ops.SHL: _shl,
+    Ops.SHR: _shr,
+    Ops.WHERE: np.where,
+    Ops.MULACC: lambda a, b, c: a * b + c,
+}
+
+
+# --- reading through views ---
+def _indices(st: ShapeTracker, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | bool]:
+    """Flat buffer index and validity of every element of `shape` (a compact form of st.shape)."""
+    coords: list[Any] = [
+        np.arange(n).reshape([n if i == d else 1 for i in range(len(shape))]) for d, n in enumerate(shape)
+    ]
+    valid: np.ndarray | bool = True
+    position: Any = 0
+    for depth, view in enumerate(reversed(st.views)):
+        if view.mask is not None:
+            for coord, (lo, hi) in zip(coords, view.mask):
+                valid = valid & (coord >= lo) & (coord < hi)
+        position = view.offset + sum((c * s for c, s in zip(coords, view.strides) if s), start=np.int64(0))
+        if depth + 1 < len(st.views):
+            inner = st.views[-depth - 2].shape
+            coords = []
+            for size in reversed(inner):
+                coords.insert(0, position % size if size != 1 else 0)
+                position = position // size
+    return np.asarray(position), valid
+
+
+def _compact_shape(st: ShapeTracker) -> tuple[int, ...]:
+    """Dims where the outermost view broadcasts (stride 0) and masks nothing can stay size 1."""
+    top = st.views[-1]
+    mask = top.mask or tuple((0, n) for n in top.shape)
+    return tuple(1 if st_ == 0 and m == (0, n) else n for n, st_, m in zip(top.shape, top.strides, mask))
+
+
+def _load(flat: np.ndarray, st: ShapeTracker) -> np.ndarray:
+    shape = _compact_shape(st)
+    view = st.views[0]
+    if len(st.views) == 1 and view.mask is None:
+        strides = tuple(s * flat.itemsize for s in view.strides)
+        return np.lib.stride_tricks.as_strided(flat[view.offset :], shape, strides, writeable=False)
+    if len(st.views) == 1:
+        # copy the valid box into zeros: reads outside the mask never touch memory
+        out = np.zeros(shape, flat.dtype)
+        assert view.mask is not None
+        box = tuple(slice(lo, hi) if n != 1 else slice(0, 1) for (lo, hi), n in zip(view.mask, shape))
+        inner = View.create(view.shape, view.strides, view.offset).shrink(view.mask)
+        out[box] = _load(flat, ShapeTracker((inner,)))
+        return out
+    index, valid = _indices(st, shape)
+    if isinstance(valid, bool):
+        return flat[index]
+    return np.where(valid, flat[np.where(valid, index, 0)], np.zeros((), flat.dtype))
+
+
+def _const(value: Any, dtype: DType, st: ShapeTracker) -> np.ndarray:
+    scalar = np.array(value, dtype=dtype.np).reshape((1,) * len(st.shape))
+    if all(v.mask is None for v in st.views):
+        return scalar
+    _, valid = _indices(st, _compact_shape(st))
+    return np.where(valid, scalar, np.zeros((), dtype.np))
+
+
+# --- reductions ---
+def _reduce(node: KNode, full_shape: tuple[int, ...], values: dict[int, np.ndarray]) -> np.ndarray:
+    op, axes = node.arg
+    (src,) = node.src
+    dtype = node.dtype.np
+    if op is Ops.SUM and src.op is Ops.MUL and dtype.kind in "fiu":
+        return _sum_of_products(values[id(src.src[0])], values[id(src.src[1])], axes, full_shape, dtype)
+    x = values[id(src)]
+    if any(full_shape[a] == 0 for a in axes):
+        fill = 0 if op is Ops.SUM else dtypes.min(node.dtype)
+        return np.full(tuple(1 if i in axes else n for i, n in enumerate(x.shape)), fill, dtype)
+    real = tuple(a for a in axes if x.shape[a] != 1)
+    repeats = math.prod(full_shape[a] for a in axes if x.shape[a] == 1)
+    if op is Ops.MAX:
+        return np.max(x, axis=real, keepdims=True) if real else x
+    accumulate = np.float32 if dtype == np.float16 else dtype
+    total = np.sum(x, axis=real, keepdims=True, dtype=accumulate) if real else x.astype(accumulate)
+    if repeats != 1:
+        total = total * np.array(repeats, accumulate)
+    return total.astype(dtype, copy=False)
+
+
+def _sum_of_products(
+    a: np.ndarray, b: np.ndarray, axes: tuple[int, ...], full: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    a_sub = "".join(letters[i] for i, n in enumerate(a.shape) if n != 1 or full[i] == 1)
+    b_sub = "".join(letters[i] for i, n in enumerate(b.shape) if n != 1 or full[i] == 1)
+    keep = [i for i in range(len(full)) if i not in axes and (letters[i] in a_sub or letters[i] in b_sub)]
+    squeeze_a = tuple(i for i, n in enumerate(a.shape) if n == 1 and full[i] != 1)
+    squeeze_b = tuple(i for i, n in enumerate(b.shape) if n == 1 and full[i] != 1)
+    # reduce axes neither operand spans would be summed by repetition: fold that count in afterwards
+    repeats = math.prod(full[i] for i in axes if letters[i] not in a_sub and letters[i] not in b_sub)
+    accumulate = np.float32 if dtype == np.float16 else dtype
+    result = np.einsum(
+        f"{a_sub},{b_sub}->{''.join(letters[i] for i in keep)}",
+        a.squeeze(squeeze_a).astype(accumulate, copy=False),
+        b.squeeze(squeeze_b).astype(accumulate, copy=False),
+        optimize=True,
+    )
+    if repeats != 1:
+        result = result * np.array(repeats, accumulate)
+    shape = tuple(full[i] if i in keep else 1 for i in range(len(full)))
+    return np.asarray(result).reshape(shape).astype(dtype, copy=False)
+
+
+def interpret(kernel: Kernel, arrays: list[np.ndarray]) -> None:
+    """Run one kernel: arrays[i] is buffer i as a flat array of its dtype; arrays[0] is written."""
+    values: dict[int, np.ndarray] = {}
+    order = kernel.ast.toposort()
+    users: dict[int, int] = {}
+    for node in order:
+        for src in node.src:
+            users[id(src)] = users.get(id(src), 0) + 1
+    fused_mul = {id(n.src[0]) for n in order if n.op is Ops.REDUCE and n.arg[0] is Ops.SUM and n.src[0].op is Ops.MUL}
+    fused_mul = {i for i in fused_mul if users[i] == 1}
+    with np.errstate(all="ignore"):
+        for node in order:
+            if id(node) in fused_mul and node.dtype.np.kind in "fiu":
+                continue  # the REDUCE reads both factors itself
+            if node.op is Ops.LOAD:
+                values[id(node)] = _load(arrays[node.arg[0]], node.arg[1])
+            elif node.op is Ops.CONST:
+                values[id(node)] = _const(node.arg[0], node.dtype, node.arg[1])
+            elif node.op is Ops.REDUCE:
+                values[id(node)] = _reduce(node, kernel.full_shape, values)
+            elif node.op is Ops.CAST:
+                values[id(node)] = values[id(node.src[0])].astype(node.dtype.np)
+            elif node.op is Ops.BITCAST:
+                values[id(node)] = np.ascontiguousarray(values[id(node.src[0])]).view(node.dtype.np)
+            elif node.op is Ops.STORE:
+                out = arrays[0].reshape(node.arg[1].shape)
+                out[...] = np.broadcast_to(values[id(node.src[0])], out.shape)
+            else:
+                result = _ALU[node.op](*(values[id(s)] for s in node.src))
+                values[id(node)] = np.asarray(result).astype(node.dtype.np, copy=False)
+
+
+class CPUAllocator(runtime.Allocator):
+    def alloc(self, nbytes: int) -> np.ndarray:
+        return np.empty(nbytes, np.uint8)
+
+    def copyin(self, handle: np.ndarray, src: memoryview) -> None:
+        handle[:] = np.frombuffer(src, np.uint8)
+
+    def copyout(self, dest: memoryview, handle: np.ndarray) -> None:
+        np.frombuffer(dest, np.uint8)[:] = handle
+
+
+class CPUDevice(runtime.Device):
+    missing_dtype_reason = "numpy has no bfloat16"
+
+    def make_allocator(self) -> runtime.Allocator:
+        return CPUAllocator()
+
+    def run(self, kernel: Kernel, handles: list[np.ndarray]) -> None:
+        interpret(kernel, [h.view(spec.dtype.np) for h, spec in zip(handles, kernel.bufs)])
