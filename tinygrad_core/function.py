@@ -1,0 +1,297 @@
+"""One Function per differentiable primitive: forward() and backward() side by side, over LazyBuffers.
+
+backward() receives the gradient of the output and returns one gradient per input (None where none is needed).
+Non-differentiable primitives (comparisons, bit ops, IDIV, MOD) are applied directly to LazyBuffers by tensor.py.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_core.dtype import DType, dtypes
+from tinygrad_core.lazy import LazyBuffer
+from tinygrad_core.ops import Ops
+
+if TYPE_CHECKING:
+    from tinygrad_core.tensor import Tensor
+
+Grad = LazyBuffer | None
+
+
+class Function:
+    def __init__(self, device: str, *tensors: Tensor):
+        self.device = device
+        self.needs_input_grad = [t.requires_grad for t in tensors]
+        self.requires_grad = True if any(self.needs_input_grad) else None if None in self.needs_input_grad else False
+        self.parents: tuple[Tensor, ...] = tensors
+
+    def forward(self, *args: Any, **kwargs: Any) -> LazyBuffer:
+        raise NotImplementedError(f"forward not implemented for {type(self).__name__}")
+
+    def backward(self, grad_output: LazyBuffer) -> Grad | tuple[Grad, ...]:
+        raise RuntimeError(f"backward not implemented for {type(self).__name__}")
+
+    @classmethod
+    def apply(cls, *xs: Tensor, **kwargs: Any) -> Tensor:
+        from tinygrad_core.tensor import Tensor
+
+        ctx = cls(xs[0].device, *xs)
+        out = Tensor(
+            ctx.forward(*(x.lazydata for x in xs), **kwargs), device=ctx.device, requires_grad=ctx.requires_grad
+        )
+        if ctx.requires_grad and not Tensor.no_grad:
+            out._ctx = ctx
+        return out
+
+
+# --- unary ---
+class Contiguous(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        return x.contiguous()
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad
+
+
+class Cast(Function):
+    def forward(self, x: LazyBuffer, dtype: DType, bitcast: bool = False) -> LazyBuffer:
+        self.input_dtype, self.bitcast = x.dtype, bitcast
+        return x.cast(dtype, bitcast)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        if self.bitcast:
+            raise RuntimeError("bitcast has no gradient")
+        return grad.cast(self.input_dtype)
+
+
+class Neg(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        return x.alu(Ops.NEG)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.alu(Ops.NEG)
+
+
+class Reciprocal(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        self.ret = x.alu(Ops.RECIP)
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.alu(Ops.NEG).alu(Ops.MUL, self.ret).alu(Ops.MUL, self.ret)
+
+
+class Sin(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        self.x = x
+        return x.alu(Ops.SIN)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        # cos(x) = sin(pi/2 - x)
+        cos = self.x.const_like(math.pi / 2).alu(Ops.ADD, self.x.alu(Ops.NEG)).alu(Ops.SIN)
+        return cos.alu(Ops.MUL, grad)
+
+
+class Relu(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        self.ret = x.alu(Ops.MAX, x.const_like(0))
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        positive = self.ret.const_like(0).alu(Ops.CMPLT, self.ret)
+        return positive.alu(Ops.WHERE, grad, grad.const_like(0))
+
+
+class Log(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        self.x = x
+        return x.alu(Ops.LOG2).alu(Ops.MUL, x.const_like(math.log(2)))
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.alu(Ops.MUL, self.x.alu(Ops.RECIP))
+
+
+class Exp(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        self.ret = x.alu(Ops.MUL, x.const_like(1 / math.log(2))).alu(Ops.EXP2)
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return self.ret.alu(Ops.MUL, grad)
+
+
+class Sqrt(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        self.ret = x.alu(Ops.SQRT)
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.alu(Ops.MUL, self.ret.alu(Ops.MUL, self.ret.const_like(2)).alu(Ops.RECIP))
+
+
+class Sigmoid(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        # 1 / (1 + 2^(-x * log2(e)))
+        exp = x.alu(Ops.MUL, x.const_like(-1 / math.log(2))).alu(Ops.EXP2)
+        self.ret = exp.alu(Ops.ADD, x.const_like(1)).alu(Ops.RECIP)
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        one_minus = self.ret.const_like(1).alu(Ops.ADD, self.ret.alu(Ops.NEG))
+        return self.ret.alu(Ops.MUL, one_minus).alu(Ops.MUL, grad)
+
+
+# --- binary ---
+class Add(Function):
+    def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
+        return x.alu(Ops.ADD, y)
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+        return grad if self.needs_input_grad[0] else None, grad if self.needs_input_grad[1] else None
+
+
+class Sub(Function):
+    def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
+        return x.alu(Ops.ADD, y.alu(Ops.NEG))
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+        return grad if self.needs_input_grad[0] else None, grad.alu(Ops.NEG) if self.needs_input_grad[1] else None
+
+
+class Mul(Function):
+    def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
+        self.x, self.y = x, y
+        return x.alu(Ops.MUL, y)
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+        return (
+            self.y.alu(Ops.MUL, grad) if self.needs_input_grad[0] else None,
+            self.x.alu(Ops.MUL, grad) if self.needs_input_grad[1] else None,
+        )
+
+
+class Div(Function):
+    def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
+        self.x, self.y = x, y
+        return x.alu(Ops.MUL, y.alu(Ops.RECIP))
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+        grad_x = grad.alu(Ops.MUL, self.y.alu(Ops.RECIP)) if self.needs_input_grad[0] else None
+        grad_y = None
+        if self.needs_input_grad[1]:
+            y_squared = self.y.alu(Ops.MUL, self.y)
+            grad_y = grad.alu(Ops.NEG).alu(Ops.MUL, self.x).alu(Ops.MUL, y_squared.alu(Ops.RECIP))
+        return grad_x, grad_y
+
+
+class Maximum(Function):
+    def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
+        self.x, self.y = x, y
+        self.ret = x.alu(Ops.MAX, y)
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+        # ties split the gradient evenly, like PyTorch
+        x_wins = self.x.alu(Ops.CMPNE, self.ret).alu(Ops.NEG).cast(grad.dtype)
+        y_wins = self.y.alu(Ops.CMPNE, self.ret).alu(Ops.NEG).cast(grad.dtype)
+        share = x_wins.alu(Ops.ADD, y_wins).alu(Ops.RECIP).alu(Ops.MUL, grad)
+        return (
+            x_wins.alu(Ops.MUL, share) if self.needs_input_grad[0] else None,
+            y_wins.alu(Ops.MUL, share) if self.needs_input_grad[1] else None,
+        )
+
+
+class Where(Function):
+    def forward(self, cond: LazyBuffer, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
+        self.cond = cond
+        return cond.alu(Ops.WHERE, x, y)
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad, Grad]:
+        zero = grad.const_like(0)
+        return (
+            None,
+            self.cond.alu(Ops.WHERE, grad, zero) if self.needs_input_grad[1] else None,
+            self.cond.alu(Ops.WHERE, zero, grad) if self.needs_input_grad[2] else None,
+        )
+
+
+# --- reduce ---
+class Sum(Function):
+    def forward(self, x: LazyBuffer, axis: tuple[int, ...]) -> LazyBuffer:
+        self.input_shape = x.shape
+        return x.r(Ops.SUM, axis)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.expand(self.input_shape)
+
+
+class Max(Function):
+    def forward(self, x: LazyBuffer, axis: tuple[int, ...]) -> LazyBuffer:
+        self.x, self.ret, self.axis = x, x.r(Ops.MAX, axis), axis
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        # the gradient goes to every maximal element, split evenly among ties
+        is_max = self.x.alu(Ops.CMPNE, self.ret.expand(self.x.shape)).alu(Ops.NEG).cast(grad.dtype)
+        count = is_max.r(Ops.SUM, self.axis).expand(self.x.shape)
+        return is_max.alu(Ops.MUL, count.alu(Ops.RECIP)).alu(Ops.MUL, grad.expand(self.x.shape))
+
+
+# --- movement ---
+class Reshape(Function):
+    def forward(self, x: LazyBuffer, shape: tuple[int, ...]) -> LazyBuffer:
+        self.input_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.reshape(self.input_shape)
+
+
+class Expand(Function):
+    def forward(self, x: LazyBuffer, shape: tuple[int, ...]) -> LazyBuffer:
+        self.axes = tuple(i for i, (old, new) in enumerate(zip(x.shape, shape)) if old != new)
+        self.dtype = x.dtype
+        return x.expand(shape)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        # sum low-precision gradients in float32 so broadcasting over many elements stays accurate
+        wide = dtypes.float32 if self.dtype in (dtypes.float16, dtypes.bfloat16) else grad.dtype
+        return grad.cast(wide).r(Ops.SUM, self.axes).cast(grad.dtype)
+
+
+class Permute(Function):
+    def forward(self, x: LazyBuffer, order: tuple[int, ...]) -> LazyBuffer:
+        self.order = order
+        return x.permute(order)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        inverse = tuple(sorted(range(len(self.order)), key=self.order.__getitem__))
+        return grad.permute(inverse)
+
+
+class Pad(Function):
+    def forward(self, x: LazyBuffer, padding: tuple[tuple[int, int], ...]) -> LazyBuffer:
+        self.bounds = tuple((before, before + size) for (before, _), size in zip(padding, x.shape))
+        return x.pad(padding)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.shrink(self.bounds)
+
+
+class Shrink(Function):
+    def forward(self, x: LazyBuffer, bounds: tuple[tuple[int, int], ...]) -> LazyBuffer:
+        self.padding = tuple((lo, size - hi) for (lo, hi), size in zip(bounds, x.shape))
+        return x.shrink(bounds)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.pad(self.padding)
+
+
+class Flip(Function):
+    def forward(self, x: LazyBuffer, axes: tuple[int, ...]) -> LazyBuffer:
+        self.axes = axes
+        return x.flip(axes)
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.flip(self.axes)
