@@ -56,6 +56,8 @@ class KNode:
             numbers[id(node)] = len(numbers)
             srcs = ", ".join(f"%{numbers[id(s)]}" for s in node.src)
             arg = node.arg
+            if node.op is Ops.REDUCE:
+                arg = f"{arg[0].name} axes={arg[1]}"
             if node.op in (Ops.LOAD, Ops.CONST, Ops.STORE):
                 arg = f"{arg[0]}, {' -> '.join(_view_str(v) for v in arg[1].views)}"
             lines.append(
