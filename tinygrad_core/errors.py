@@ -26,6 +26,10 @@ class ShapeError(TinygradError, ValueError):
     """Shapes that don't fit together (reshape, expand, cat, assign, ...)."""
 
 
+class JitError(TinygradError):
+    """A TinyJit function called in a way its recording can't replay."""
+
+
 def _module_name(tb: TracebackType) -> str:
     """The frame's module; under `python -m pkg.mod` it is "__main__", so ask the module spec for the real name."""
     frame_globals = tb.tb_frame.f_globals

@@ -13,7 +13,9 @@ Rules, in order:
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tinygrad_core import flags
@@ -169,8 +171,25 @@ def _check_dtypes(device: str, used: set[DType]) -> None:
 
 
 # --- running ---
-def run_schedule(items: list[ScheduleItem], outs: list[LazyBuffer] | None = None) -> None:
+_captures: list[list[ScheduleItem]] = []  # recordings in progress (TinyJit), innermost last
+
+
+@contextlib.contextmanager
+def capture() -> Iterator[list[ScheduleItem]]:
+    """Record every item run inside the block, in order (how TinyJit learns what a function launches)."""
+    items: list[ScheduleItem] = []
+    _captures.append(items)
+    try:
+        yield items
+    finally:
+        _captures.pop()
+
+
+def run_schedule(items: list[ScheduleItem]) -> None:
     from tinygrad_core.devices import Device
+
+    if _captures:
+        _captures[-1].extend(items)
 
     for item in items:
         start = time.perf_counter()

@@ -1,0 +1,119 @@
+"""TinyJit: capture the kernels a function launches once, then replay them on new inputs without Python graph work.
+
+The first call runs the function normally (it may create buffers such as optimizer state), the second runs it
+while recording every scheduled kernel and copy, and every later call replays that recording: the same kernels
+on the same intermediate buffers, with the buffers of the Tensor arguments swapped for the new ones. Outputs
+are the Tensors the captured call returned; their memory is overwritten by each replay (as in tinygrad).
+
+Replays require the same signature: Tensor arguments of the same shapes, dtypes and devices, in the same
+positions, and equal non-Tensor arguments; anything else is a JitError (no silent retrace). Random numbers are
+drawn on the host and would be frozen into the recording, so drawing them during capture is a JitError too.
+The function must realize what it updates (an optimizer's step() does): work left lazy escapes the recording.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from tinygrad_core.errors import JitError
+from tinygrad_core.runtime import Buffer
+from tinygrad_core.schedule import ScheduleItem, capture, run_schedule
+from tinygrad_core.tensor import Tensor
+
+ReturnType = TypeVar("ReturnType")
+
+
+def _tensors(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, Tensor]]:
+    positional = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
+    return positional + [(k, v) for k, v in sorted(kwargs.items()) if isinstance(v, Tensor)]
+
+
+def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    tensors = tuple((key, t.shape, t.dtype, t.device) for key, t in _tensors(args, kwargs))
+    others = tuple((i, repr(a)) for i, a in enumerate(args) if not isinstance(a, Tensor))
+    others += tuple((k, repr(v)) for k, v in sorted(kwargs.items()) if not isinstance(v, Tensor))
+    return tensors, others
+
+
+def _input_buffers(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Buffer]:
+    buffers = []
+    for _, tensor in _tensors(args, kwargs):
+        lazy = tensor.lazydata
+        if not (lazy.realized and lazy.st.contiguous and lazy.shape == lazy.base.shape):
+            tensor.replace(tensor.contiguous())
+        tensor.realize()
+        buffer = tensor.lazydata.base.buffer
+        assert buffer is not None
+        buffers.append(buffer)
+    return buffers
+
+
+class TinyJit(Generic[ReturnType]):
+    """Decorator: `@TinyJit def step(x, y): ...; return loss.realize()`."""
+
+    def __init__(self, fn: Callable[..., ReturnType]):
+        self.fn = fn
+        self.calls = 0
+        self.items: list[ScheduleItem] = []
+        self.inputs: list[Buffer] = []
+        self.signature: tuple[Any, ...] | None = None
+        self.result: Any = None
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def reset(self) -> None:
+        """Forget the recording: the next two calls warm up and capture again."""
+        self.calls, self.items, self.inputs, self.signature, self.result = 0, [], [], None, None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ReturnType:
+        buffers = _input_buffers(args, kwargs)
+        signature = _signature(args, kwargs)
+        self.calls += 1
+        if self.calls == 1:
+            result = self.fn(*args, **kwargs)
+            _realize_outputs(result)
+            return result
+        if self.calls == 2:
+            with capture() as items:
+                Tensor._jit_capturing = True
+                try:
+                    result = self.fn(*args, **kwargs)
+                    _realize_outputs(result)
+                finally:
+                    Tensor._jit_capturing = False
+            self.items, self.inputs, self.signature, self.result = items, buffers, signature, result
+            return result
+        if signature != self.signature:
+            captured, given = _describe(self.signature), _describe(signature)
+            raise JitError(f"{self.fn.__name__} was captured for {captured} but got {given}; .reset() captures again")
+        swap = {id(old): new for old, new in zip(self.inputs, buffers)}
+        run_schedule([_swapped(item, swap) for item in self.items])
+        return self.result
+
+
+def _swapped(item: ScheduleItem, swap: dict[int, Buffer]) -> ScheduleItem:
+    if not any(id(buf) in swap for buf in item.bufs):
+        return item
+    return ScheduleItem(item.device, tuple(swap.get(id(buf), buf) for buf in item.bufs), item.kernel)
+
+
+def _realize_outputs(result: Any) -> None:
+    outputs = (
+        [result]
+        if isinstance(result, Tensor)
+        else [r for r in result if isinstance(r, Tensor)]
+        if isinstance(result, (tuple, list))
+        else []
+    )
+    if outputs:
+        Tensor.realize(*outputs)
+
+
+def _describe(signature: tuple[Any, ...] | None) -> str:
+    if signature is None:
+        return "nothing"
+    tensors, others = signature
+    parts = [f"{key}: {shape} {dtype.name} on {device}" for key, shape, dtype, device in tensors]
+    parts += [f"{key}={value}" for key, value in others]
+    return "(" + ", ".join(parts) + ")"
