@@ -12,7 +12,7 @@ import numpy as np
 from tinygrad_core import function as F
 from tinygrad_core.devices import Device
 from tinygrad_core.dtype import DType, dtypes, least_upper_dtype, least_upper_float, to_dtype
-from tinygrad_core.errors import ShapeError
+from tinygrad_core.errors import JitError, ShapeError
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
@@ -40,6 +40,7 @@ class Tensor:
     training: ClassVar[bool] = False
     no_grad: ClassVar[bool] = False
     _rng: ClassVar[np.random.Generator] = np.random.default_rng(0)
+    _jit_capturing: ClassVar[bool] = False  # set by TinyJit while it records
 
     def __init__(
         self,
@@ -275,6 +276,8 @@ class Tensor:
 
     @staticmethod
     def _random(array: np.ndarray, dtype: DType | str | None, default: DType, **kwargs: Any) -> Tensor:
+        if Tensor._jit_capturing:
+            raise JitError("random numbers drawn inside a TinyJit function would be frozen into its recording; draw them outside and pass them in")
         kind = to_dtype(dtype) if dtype is not None else default
         return Tensor(array.astype(np.float32) if dtypes.is_float(kind) else array, dtype=kind, **kwargs)
 
