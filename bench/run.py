@@ -1,0 +1,326 @@
+"""Benchmarks: the same workloads on tinygrad-core (each available backend), tinygrad, PyTorch and numpy.
+
+Each framework runs in a process of its own (`--worker NAME`), so no library's threads or caches disturb another's.
+The parent prints medians and, for each of our backends, how many times faster it is than each other framework.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+# name -> (unit, work per run used to turn seconds into that unit); unit "ms" reports the time itself
+WORKLOADS: dict[str, tuple[str, float]] = {
+    "elementwise 16M": ("GB/s", 3 * 16 * 2**20 * 4),
+    "row sum 4096x4096": ("GB/s", 4096 * 4096 * 4),
+    "matmul 512": ("GFLOP/s", 2 * 512**3),
+    "matmul 1024": ("GFLOP/s", 2 * 1024**3),
+    "matmul 2048": ("GFLOP/s", 2 * 2048**3),
+    "conv2d 3->32->64": ("ms", 0),
+    "mlp train step": ("ms", 0),
+    "cnn train step": ("ms", 0),
+    "softmax 4096x1024": ("GB/s", 2 * 4096 * 1024 * 4),
+    "layernorm 4096x1024": ("GB/s", 2 * 4096 * 1024 * 4),
+}
+
+
+def measure(fn: Callable[[], Any], budget: float, repeats: int) -> float:
+    """Median seconds of fn() after two warm-up calls (the second also lets a JIT capture)."""
+    fn()
+    fn()
+    times: list[float] = []
+    deadline = time.perf_counter() + budget
+    while len(times) < repeats and (len(times) < 3 or time.perf_counter() < deadline):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# --- tinygrad-core and tinygrad share one API: one set of workloads serves both ---
+def tiny_family(lib: SimpleNamespace, budget: float, repeats: int, only: set[str]) -> dict[str, float]:
+    Tensor, nn, optim, TinyJit = lib.Tensor, lib.nn, lib.optim, lib.TinyJit
+    rng = np.random.default_rng(0)
+
+    def data(*shape: int) -> Any:
+        return Tensor(rng.standard_normal(shape).astype(np.float32)).realize()
+
+    cases: dict[str, Callable[[], Any]] = {}
+    a, b, c = data(16 * 2**20), data(16 * 2**20), data(16 * 2**20)
+    cases["elementwise 16M"] = lambda: ((a * b + c).relu() * 2 - a).exp2().sum().realize()
+    big = data(4096, 4096)
+    cases["row sum 4096x4096"] = lambda: big.sum(1).realize()
+    for n in (512, 1024, 2048):
+        x, y = data(n, n), data(n, n)
+        cases[f"matmul {n}"] = lambda x=x, y=y: (x @ y).realize()
+    images = data(32, 3, 32, 32)
+    conv1, conv2 = nn.Conv2d(3, 32, 3), nn.Conv2d(32, 64, 3)
+    cases["conv2d 3->32->64"] = lambda: conv2(conv1(images)).realize()
+    rows = data(4096, 1024)
+    cases["softmax 4096x1024"] = lambda: rows.softmax(-1).realize()
+    cases["layernorm 4096x1024"] = lambda: rows.layernorm(-1).realize()
+
+    def train_step(model: list[Any], inputs: Any, labels: Any) -> Callable[[], Any]:
+        params = lib.get_parameters(model)
+        opt = optim.Adam(params, lr=1e-3)
+
+        @TinyJit
+        def step(x: Any, y: Any) -> Any:
+            with Tensor.train():
+                opt.zero_grad()
+                loss = x.sequential(model).sparse_categorical_crossentropy(y)
+                loss.backward()
+                opt.step()
+                return loss.realize()
+
+        return lambda: step(inputs, labels)
+
+    mlp = [nn.Linear(784, 512), Tensor.relu, nn.Linear(512, 512), Tensor.relu, nn.Linear(512, 10)]
+    labels = Tensor(rng.integers(0, 10, 128).astype(np.int32)).realize()
+    cases["mlp train step"] = train_step(mlp, data(128, 784), labels)
+    cnn = [
+        nn.Conv2d(1, 16, 5),
+        Tensor.relu,
+        lambda t: t.max_pool2d(2),
+        nn.Conv2d(16, 32, 5),
+        Tensor.relu,
+        lambda t: t.max_pool2d(2),
+        lambda t: t.flatten(1),
+        nn.Linear(512, 10),
+    ]
+    cnn_labels = Tensor(rng.integers(0, 10, 64).astype(np.int32)).realize()
+    cases["cnn train step"] = train_step(cnn, data(64, 1, 28, 28), cnn_labels)
+    return {name: measure(fn, budget, repeats) for name, fn in cases.items() if not only or name in only}
+
+
+def torch_workloads(budget: float, repeats: int, only: set[str]) -> dict[str, float]:
+    import torch
+
+    torch.manual_seed(0)
+    cases: dict[str, Callable[[], Any]] = {}
+    a, b, c = (torch.randn(16 * 2**20) for _ in range(3))
+    cases["elementwise 16M"] = lambda: torch.exp2(torch.relu(a * b + c) * 2 - a).sum()
+    big = torch.randn(4096, 4096)
+    cases["row sum 4096x4096"] = lambda: big.sum(1)
+    for n in (512, 1024, 2048):
+        x, y = torch.randn(n, n), torch.randn(n, n)
+        cases[f"matmul {n}"] = lambda x=x, y=y: x @ y
+    images = torch.randn(32, 3, 32, 32)
+    convs = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3), torch.nn.Conv2d(32, 64, 3))
+    with torch.no_grad():
+        cases["conv2d 3->32->64"] = lambda: convs(images)
+        rows = torch.randn(4096, 1024)
+        cases["softmax 4096x1024"] = lambda: rows.softmax(-1)
+        cases["layernorm 4096x1024"] = lambda: torch.nn.functional.layer_norm(rows, (1024,))
+        results = {name: measure(fn, budget, repeats) for name, fn in cases.items() if not only or name in only}
+
+    def train_step(model: torch.nn.Module, inputs: Any, labels: Any) -> Callable[[], Any]:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step() -> Any:
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(inputs), labels)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        return step
+
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10)
+    )
+    cnn = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(512, 10),
+    )
+    steps = {
+        "mlp train step": train_step(mlp, torch.randn(128, 784), torch.randint(0, 10, (128,))),
+        "cnn train step": train_step(cnn, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))),
+    }
+    results.update({name: measure(fn, budget, repeats) for name, fn in steps.items() if not only or name in only})
+    return results
+
+
+def numpy_workloads(budget: float, repeats: int, only: set[str]) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    cases: dict[str, Callable[[], Any]] = {}
+    a, b, c = (rng.standard_normal(16 * 2**20).astype(np.float32) for _ in range(3))
+    cases["elementwise 16M"] = lambda: np.exp2(np.maximum(a * b + c, 0) * 2 - a).sum()
+    big = rng.standard_normal((4096, 4096)).astype(np.float32)
+    cases["row sum 4096x4096"] = lambda: big.sum(1)
+    for n in (512, 1024, 2048):
+        x, y = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+        cases[f"matmul {n}"] = lambda x=x, y=y: x @ y
+    rows = rng.standard_normal((4096, 1024)).astype(np.float32)
+
+    def softmax() -> Any:
+        e = np.exp(rows - rows.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    cases["softmax 4096x1024"] = softmax
+    cases["layernorm 4096x1024"] = lambda: (
+        (rows - rows.mean(-1, keepdims=True)) / np.sqrt(rows.var(-1, keepdims=True) + 1e-5)
+    )
+    return {name: measure(fn, budget, repeats) for name, fn in cases.items() if not only or name in only}
+
+
+FIRST_RESULT = {
+    "tinygrad-core": "from tinygrad_core import Tensor; (Tensor([1.0, 2.0]) * 2 + 1).numpy()",
+    "tinygrad": "from tinygrad import Tensor; (Tensor([1.0, 2.0]) * 2 + 1).numpy()",
+    "torch": "import torch; (torch.tensor([1.0, 2.0]) * 2 + 1).numpy()",
+    "numpy": "import numpy as np; np.array([1.0, 2.0]) * 2 + 1",
+}
+
+
+def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, float]:
+    framework, _, device = name.partition(":")
+    if framework == "tinygrad-core":
+        import tinygrad_core.nn as nn
+        from tinygrad_core import Device, Tensor
+        from tinygrad_core.jit import TinyJit
+        from tinygrad_core.nn import optim
+        from tinygrad_core.nn.state import get_parameters
+
+        Device.DEFAULT = device
+        return tiny_family(
+            SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters),
+            budget,
+            repeats,
+            only,
+        )
+    if framework == "tinygrad":
+        from tinygrad import Device, Tensor, TinyJit, nn
+        from tinygrad.nn import optim
+        from tinygrad.nn.state import get_parameters
+
+        Device.DEFAULT = device
+        return tiny_family(
+            SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters),
+            budget,
+            repeats,
+            only,
+        )
+    if framework == "torch":
+        return torch_workloads(budget, repeats, only)
+    return numpy_workloads(budget, repeats, only)
+
+
+def first_result(framework: str, device: str) -> float:
+    """Seconds from starting a new Python process to its first computed result (warm on-disk caches)."""
+    env_device = {"DEVICE": device} if device else {}
+    for _ in range(2):  # the first run fills compile caches; report the second
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", FIRST_RESULT[framework]],
+            check=True,
+            env={**os.environ, **env_device},
+            capture_output=True,
+        )
+        elapsed = time.perf_counter() - start
+    return elapsed
+
+
+def our_backends() -> list[str]:
+    from tinygrad_core import Device
+
+    return [spec.name for spec in Device.backends() if Device.why_unavailable(spec.name) is None]
+
+
+def fmt(seconds: float | None, workload: str) -> str:
+    if seconds is None:
+        return "-"
+    unit, work = WORKLOADS.get(workload, ("ms", 0))
+    return f"{seconds * 1e3:9.2f} ms" if unit == "ms" else f"{work / seconds / 1e9:8.1f} {unit}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--frameworks",
+        default="",
+        help="comma list, e.g. 'tinygrad-core:CLANG,tinygrad:CPU,torch,numpy' (default: all found)",
+    )
+    parser.add_argument("--only", default="", help="comma list of workload names to run")
+    parser.add_argument("--budget", type=float, default=3.0, help="seconds per workload after warm-up")
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    only = {w.strip() for w in args.only.split(",") if w.strip()}
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.budget, args.repeats, only)))
+        return
+
+    frameworks = [f for f in args.frameworks.split(",") if f] or [f"tinygrad-core:{b}" for b in our_backends()] + [
+        "tinygrad:CPU",
+        "torch",
+        "numpy",
+    ]
+    results: dict[str, dict[str, float]] = {}
+    for framework in frameworks:
+        print(f"running {framework} ...", file=sys.stderr)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                framework,
+                "--budget",
+                str(args.budget),
+                "--repeats",
+                str(args.repeats),
+                "--only",
+                args.only,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+            print(f"  {framework} failed: {reason}", file=sys.stderr)
+            continue
+        results[framework] = json.loads(proc.stdout.strip().splitlines()[-1])
+        name, _, device = framework.partition(":")
+        if not only or "first result" in only:
+            try:
+                results[framework]["first result"] = first_result(name, device)
+            except (subprocess.CalledProcessError, KeyError):
+                pass
+
+    ours = [f for f in results if f.startswith("tinygrad-core")]
+    others = [f for f in results if not f.startswith("tinygrad-core")]
+    workloads = [w for w in [*WORKLOADS, "first result"] if any(w in r for r in results.values())]
+    header = (
+        f"{'workload':22s}"
+        + "".join(f"{f:>20s}" for f in results)
+        + "".join(f"{o.split(':')[0] + '/' + t.split(':')[-1]:>18s}" for o in ours for t in others)
+    )
+    print(header)
+    for workload in workloads:
+        line = f"{workload:22s}" + "".join(f"{fmt(results[f].get(workload), workload):>20s}" for f in results)
+        for o in ours:
+            for t in others:
+                mine, theirs = results[o].get(workload), results[t].get(workload)
+                line += f"{theirs / mine:17.2f}x" if mine and theirs else f"{'-':>18s}"
+        print(line)
+    print("ratios: the other framework's time / ours (above 1.00x: tinygrad-core is faster)")
+
+
+if __name__ == "__main__":
+    main()
