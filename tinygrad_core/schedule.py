@@ -9,11 +9,13 @@ Rules, in order:
    and fuses no other reduction, is inlined into that kernel: elementwise work after a reduction fuses too.
 3. An ASSIGN whose value reads the target's memory through anything but the identity view first computes the
    value into a fresh buffer, so no kernel reads elements it has already overwritten.
+4. A kernel that reads a buffer's old contents runs before the ASSIGN that overwrites it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,10 +117,12 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
 
     # rule 2: fuse a reduction forward into its only reader
     readers: dict[LazyBuffer, list[tuple[LazyBuffer, ShapeTracker]]] = {}
-    for base in bases:
-        if base in realized and base.op is not Ops.COPY:
-            for read, st in _KernelBuilder(base, realized, fused).reads:
-                readers.setdefault(read, []).append((base, st))
+    builders = {
+        base: _KernelBuilder(base, realized, fused) for base in bases if base in realized and base.op is not Ops.COPY
+    }
+    for base, builder in builders.items():
+        for read, st in builder.reads:
+            readers.setdefault(read, []).append((base, st))
     hosts: dict[LazyBuffer, LazyBuffer] = {}  # kernel -> the reduction fused into it
     for base in bases:
         reading = readers.get(base, [])
@@ -132,24 +136,63 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
             hosts[reader] = base
             fused.add(base)
             realized.discard(base)
-            # NOTE: the readers pass above gave it a buffer; a fused reduce is never written, so drop it, or
-            # realize() would mark it realized and later kernels would read uninitialised memory.
-            base.buffer = None
 
     items = []
+    outputs: list[LazyBuffer] = []
+    inputs: list[list[LazyBuffer]] = []
     for base in bases:
         if base not in realized:
             continue
+        outputs.append(base)
         if base.op is Ops.COPY:
             (src,) = base.srcs
+            inputs.append([src.base])
             items.append(ScheduleItem(base.device, (_with_buffer(base).buffer, src.base.buffer), None))  # type: ignore[arg-type]
             continue
-        builder = _KernelBuilder(base, realized, fused, hosts[base].shape if base in hosts else None)
+        # only a kernel that took a reduction differs from the one built above
+        builder = _KernelBuilder(base, realized, fused, hosts[base].shape) if base in hosts else builders[base]
+        inputs.append(builder.inputs)
         bufs = tuple(_with_buffer(b).buffer for b in (base, *builder.inputs))
         kernel = Kernel(builder.ast, tuple(BufferSpec(buf.dtype, buf.size) for buf in bufs))  # type: ignore[union-attr]
         _check_dtypes(base.device, kernel.dtypes)
         items.append(ScheduleItem(base.device, bufs, kernel))  # type: ignore[arg-type]
-    return items
+    return _readers_before_assigns(items, outputs, inputs)
+
+
+def _readers_before_assigns(
+    items: list[ScheduleItem], outputs: list[LazyBuffer], inputs: list[list[LazyBuffer]]
+) -> list[ScheduleItem]:
+    """Rule 4: a kernel that reads a buffer's old contents runs before the ASSIGN that overwrites that buffer.
+
+    No data edge records this (the reader reads the old base, the ASSIGN writes the same Buffer), so the kernels are
+    reordered: data dependencies plus these edges, keeping the original order wherever it is free.
+    """
+    position = {id(base): i for i, base in enumerate(outputs)}
+    overwrites = {id(base.buffer): i for i, base in enumerate(outputs) if base.op is Ops.ASSIGN}
+    before: list[set[int]] = [{position[id(src)] for src in srcs if id(src) in position} for srcs in inputs]
+    for i, srcs in enumerate(inputs):
+        for src in srcs:
+            j = overwrites.get(id(src.buffer))
+            if j is not None and j != i and src is not outputs[j]:
+                before[j].add(i)
+    users: list[list[int]] = [[] for _ in items]
+    for j, preds in enumerate(before):
+        for i in preds:
+            users[i].append(j)
+    waiting = [len(preds) for preds in before]
+    ready = [i for i, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(items[i])
+        for j in users[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) != len(items):
+        raise RuntimeError("internal: a kernel reads both the old and the assigned contents of one buffer")
+    return order
 
 
 def _with_buffer(base: LazyBuffer) -> LazyBuffer:

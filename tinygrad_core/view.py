@@ -9,6 +9,7 @@ composition is again affine, so most trackers hold a single View.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -158,6 +159,7 @@ class View:
         return View.create(shape, tuple(new_strides), self.offset, None if self.mask is None else tuple(new_mask))
 
 
+@functools.lru_cache(maxsize=8192)  # the scheduler composes the same views over and over
 def merge_views(inner: View, outer: View) -> View | None:
     """One View equal to `outer` read through `inner` (outer indexes inner's flat space), or None if not affine."""
     if inner.contiguous:
@@ -232,10 +234,7 @@ class ShapeTracker:
 
     def __add__(self, other: ShapeTracker) -> ShapeTracker:
         """`other` read through `self`: other's outermost index space, self's buffer."""
-        tracker = self
-        for view in other.views:
-            tracker = ShapeTracker((*tracker.views, view))._simplify()
-        return tracker
+        return _compose(self, other)
 
     def _simplify(self) -> ShapeTracker:
         views = list(self.views)
@@ -270,3 +269,11 @@ class ShapeTracker:
 
     def flip(self, axes: tuple[int, ...]) -> ShapeTracker:
         return self._replace_top(self.views[-1].flip(axes))
+
+
+@functools.lru_cache(maxsize=8192)
+def _compose(inner: ShapeTracker, outer: ShapeTracker) -> ShapeTracker:
+    tracker = inner
+    for view in outer.views:
+        tracker = ShapeTracker((*tracker.views, view))._simplify()
+    return tracker

@@ -129,12 +129,12 @@ def _reduce(node: KNode, full_shape: tuple[int, ...], values: dict[int, np.ndarr
     op, axes = node.arg
     (src,) = node.src
     dtype = node.dtype.np
+    if any(full_shape[a] == 0 for a in axes):
+        fill = 0 if op is Ops.SUM else dtypes.min(node.dtype)
+        return np.full(tuple(1 if i in axes else n for i, n in enumerate(full_shape)), fill, dtype)
     if op is Ops.SUM and src.op is Ops.MUL and dtype.kind in "fiu":
         return _sum_of_products(values[id(src.src[0])], values[id(src.src[1])], axes, full_shape, dtype)
     x = values[id(src)]
-    if any(full_shape[a] == 0 for a in axes):
-        fill = 0 if op is Ops.SUM else dtypes.min(node.dtype)
-        return np.full(tuple(1 if i in axes else n for i, n in enumerate(x.shape)), fill, dtype)
     real = tuple(a for a in axes if x.shape[a] != 1)
     repeats = math.prod(full_shape[a] for a in axes if x.shape[a] == 1)
     if op is Ops.MAX:
@@ -149,25 +149,33 @@ def _reduce(node: KNode, full_shape: tuple[int, ...], values: dict[int, np.ndarr
 def _sum_of_products(
     a: np.ndarray, b: np.ndarray, axes: tuple[int, ...], full: tuple[int, ...], dtype: np.dtype
 ) -> np.ndarray:
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    a_sub = "".join(letters[i] for i, n in enumerate(a.shape) if n != 1 or full[i] == 1)
-    b_sub = "".join(letters[i] for i, n in enumerate(b.shape) if n != 1 or full[i] == 1)
-    keep = [i for i in range(len(full)) if i not in axes and (letters[i] in a_sub or letters[i] in b_sub)]
-    squeeze_a = tuple(i for i, n in enumerate(a.shape) if n == 1 and full[i] != 1)
-    squeeze_b = tuple(i for i, n in enumerate(b.shape) if n == 1 and full[i] != 1)
-    # reduce axes neither operand spans would be summed by repetition: fold that count in afterwards
-    repeats = math.prod(full[i] for i in axes if letters[i] not in a_sub and letters[i] not in b_sub)
+    """SUM over `axes` of a*b for compact operands, as one batched matrix multiply (BLAS for floats)."""
     accumulate = np.float32 if dtype == np.float16 else dtype
-    result = np.einsum(
-        f"{a_sub},{b_sub}->{''.join(letters[i] for i in keep)}",
-        a.squeeze(squeeze_a).astype(accumulate, copy=False),
-        b.squeeze(squeeze_b).astype(accumulate, copy=False),
-        optimize=True,
-    )
+    a, b = a.astype(accumulate, copy=False), b.astype(accumulate, copy=False)
+    in_a = [full[i] > 1 and a.shape[i] == full[i] for i in range(len(full))]
+    in_b = [full[i] > 1 and b.shape[i] == full[i] for i in range(len(full))]
+    # a reduce axis only one side spans is summed on that side first; one neither spans is a repeat count
+    only_a = tuple(i for i in axes if in_a[i] and not in_b[i])
+    only_b = tuple(i for i in axes if in_b[i] and not in_a[i])
+    a = a.sum(only_a, keepdims=True) if only_a else a
+    b = b.sum(only_b, keepdims=True) if only_b else b
+    repeats = math.prod(full[i] for i in axes if not in_a[i] and not in_b[i])
+    batch = [i for i in range(len(full)) if in_a[i] and in_b[i] and i not in axes]
+    contract = [i for i in axes if in_a[i] and in_b[i]]
+    rows = [i for i in range(len(full)) if in_a[i] and not in_b[i] and i not in axes]
+    cols = [i for i in range(len(full)) if in_b[i] and not in_a[i] and i not in axes]
+    rest_a = [i for i in range(len(full)) if i not in batch + rows + contract]
+    rest_b = [i for i in range(len(full)) if i not in batch + contract + cols]
+    sizes = [full[i] for i in batch], math.prod(full[i] for i in rows), math.prod(full[i] for i in contract)
+    left = a.transpose(batch + rows + contract + rest_a).reshape(*sizes[0], sizes[1], sizes[2])
+    right = b.transpose(batch + contract + cols + rest_b).reshape(*sizes[0], sizes[2], math.prod(full[i] for i in cols))
+    result = np.matmul(left, right).reshape([full[i] for i in batch + rows + cols])
     if repeats != 1:
         result = result * np.array(repeats, accumulate)
-    shape = tuple(full[i] if i in keep else 1 for i in range(len(full)))
-    return np.asarray(result).reshape(shape).astype(dtype, copy=False)
+    order = batch + rows + cols
+    result = result.transpose(sorted(range(len(order)), key=order.__getitem__))
+    shape = tuple(full[i] if i in order else 1 for i in range(len(full)))
+    return result.reshape(shape).astype(dtype, copy=False)
 
 
 def interpret(kernel: Kernel, arrays: list[np.ndarray]) -> None:
