@@ -48,10 +48,18 @@ class Function:
 # --- unary ---
 class Contiguous(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
-        return x.contiguous()
+        return x.contiguous(force=True)
 
     def backward(self, grad: LazyBuffer) -> Grad:
         return grad
+
+
+class ContiguousBackward(Function):
+    def forward(self, x: LazyBuffer) -> LazyBuffer:
+        return x
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        return grad.contiguous(force=True)
 
 
 class Cast(Function):

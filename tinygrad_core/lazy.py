@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import DeviceError
-from tinygrad_core.ops import COMPARISONS, Ops
+from tinygrad_core.ops import ALU, COMPARISONS, Ops
 from tinygrad_core.runtime import Buffer
 from tinygrad_core.view import Shape, ShapeTracker
 
@@ -107,8 +107,10 @@ class LazyBuffer:
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
         return LazyBuffer(self.device, ShapeTracker.from_shape(shape), self.dtype, Ops.REDUCE, (self,), (op, axes))
 
-    def contiguous(self) -> LazyBuffer:
-        if self.st.contiguous and self.shape == self.base.shape:
+    def contiguous(self, force: bool = False) -> LazyBuffer:
+        """These elements in a contiguous base. An unrealized elementwise base in its own shape is returned as is
+        (the scheduler inlines it into its readers) unless `force`: Tensor.contiguous() is a kernel boundary."""
+        if self.st.contiguous and self.shape == self.base.shape and not (force and self.base.op in ALU):
             return self.base
         return LazyBuffer(self.device, ShapeTracker.from_shape(self.shape), self.dtype, Ops.CONTIGUOUS, (self,))
 

@@ -10,6 +10,8 @@ Rules, in order:
 3. An ASSIGN whose value reads the target's memory through anything but the identity view first computes the
    value into a fresh buffer, so no kernel reads elements it has already overwritten.
 4. A kernel that reads a buffer's old contents runs before the ASSIGN that overwrites it.
+5. An elementwise base read through a masked (padded) view is realized first when its inlined ops don't map
+   0 to 0 (EXP2, LOG2, RECIP, NOT, float MOD): inlined, they would fill the padding with exp(0), 1/0, ... not 0.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tinygrad_core import flags
-from tinygrad_core.dtype import DType
+from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import DeviceError
 from tinygrad_core.kernel import BufferSpec, Kernel, KNode
 from tinygrad_core.lazy import LazyBuffer
@@ -86,6 +88,18 @@ class _KernelBuilder:
         return KNode(base.op, base.dtype, srcs, base.arg)
 
 
+def _nonzero_at_zero(base: LazyBuffer, realized: set[LazyBuffer], memo: dict[LazyBuffer, bool]) -> bool:
+    """Whether `base`, inlined with all its inputs read as 0 (outside a view's mask), may compute something != 0."""
+    if base.op is None or base in realized or base.op not in ALU:
+        return False  # a load, a constant (0 outside masks), or a buffer of its own
+    if base not in memo:
+        own = base.op in (Ops.EXP2, Ops.LOG2, Ops.RECIP)
+        own = own or (base.op is Ops.NEG and base.dtype == dtypes.bool)
+        own = own or (base.op is Ops.MOD and dtypes.is_float(base.dtype))  # fmod(0, 0) is nan
+        memo[base] = own or any(_nonzero_at_zero(src.base, realized, memo) for src in base.srcs)
+    return memo[base]
+
+
 def _walk(outs: list[LazyBuffer]) -> list[LazyBuffer]:
     """Every unrealized base reachable from `outs`, sources before users."""
     order: list[LazyBuffer] = []
@@ -107,6 +121,13 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
     wanted = {lb.base for lb in outs}
     realized = {b for b in bases if b in wanted or b.op in (Ops.REDUCE, Ops.CONTIGUOUS, Ops.COPY, Ops.ASSIGN)}
     fused: set[LazyBuffer] = set()
+
+    # rule 5: a padded view of an op that doesn't map 0 to 0 reads a buffer, whose padding is real zeros
+    unsafe: dict[LazyBuffer, bool] = {}
+    for base in bases:
+        for src in base.srcs:
+            if any(view.mask is not None for view in src.st.views) and _nonzero_at_zero(src.base, realized, unsafe):
+                realized.add(src.base)
 
     # rule 3: make ASSIGN values that read their own target through a view into kernels of their own
     for base in bases:
