@@ -117,6 +117,12 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return F.Contiguous.apply(self)
 
+    def contiguous_backward(self) -> Tensor:
+        """The same tensor; in backward(), its gradient becomes a buffer of its own (a kernel boundary).
+
+        `Tensor([1.0]).contiguous_backward().tolist()` -> [1.0]"""
+        return F.ContiguousBackward.apply(self)
+
     def numpy(self) -> np.ndarray:
         """The values as a numpy array (a copy). `Tensor([1, 2]).numpy()` -> array([1, 2], dtype=int32)"""
         if self.dtype == dtypes.bfloat16:
@@ -170,7 +176,9 @@ class Tensor:
         if x.device != self.device:
             raise ShapeError(f"assign: devices {self.device} and {x.device} differ")
         value = x.lazydata.cast(self.dtype)
-        if not (self.lazydata.realized and self.lazydata.st.contiguous and self.lazydata.shape == self.lazydata.base.shape):
+        if not (
+            self.lazydata.realized and self.lazydata.st.contiguous and self.lazydata.shape == self.lazydata.base.shape
+        ):
             self.lazydata = value
             return self
         self.lazydata = self.lazydata.assign(value)
@@ -207,7 +215,9 @@ class Tensor:
 
     # --- creation ---
     @staticmethod
-    def _const(value: Scalar, shape: tuple[int, ...], dtype: DType | str | None, device: str | None, **kw: Any) -> Tensor:
+    def _const(
+        value: Scalar, shape: tuple[int, ...], dtype: DType | str | None, device: str | None, **kw: Any
+    ) -> Tensor:
         device = Device.canonicalize(device) if device is not None else Device.DEFAULT
         kind = to_dtype(dtype) if dtype is not None else dtypes.from_py(value)
         return Tensor(LazyBuffer.const(value, kind, device, shape), device=device, **kw)
@@ -277,7 +287,9 @@ class Tensor:
     @staticmethod
     def _random(array: np.ndarray, dtype: DType | str | None, default: DType, **kwargs: Any) -> Tensor:
         if Tensor._jit_capturing:
-            raise JitError("random numbers drawn inside a TinyJit function would be frozen into its recording; draw them outside and pass them in")
+            raise JitError(
+                "random numbers drawn inside a TinyJit function would be frozen into its recording; draw them outside and pass them in"
+            )
         kind = to_dtype(dtype) if dtype is not None else default
         return Tensor(array.astype(np.float32) if dtypes.is_float(kind) else array, dtype=kind, **kwargs)
 
@@ -289,14 +301,18 @@ class Tensor:
     @staticmethod
     def randn(*shape: Any, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
         """Standard normal samples. `Tensor.randn(3).shape` -> (3,)"""
-        return Tensor._random(Tensor._rng.standard_normal(_argfix(*shape), np.float32), dtype, dtypes.default_float, **kwargs)
+        return Tensor._random(
+            Tensor._rng.standard_normal(_argfix(*shape), np.float32), dtype, dtypes.default_float, **kwargs
+        )
 
     @staticmethod
     def randint(*shape: Any, low: int = 0, high: int = 10, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
         """Integers drawn from [low, high). `Tensor.randint(3, high=5).dtype` -> dtypes.int"""
         if high <= low:
             raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-        return Tensor._random(Tensor._rng.integers(low, high, _argfix(*shape)).astype(np.int32), dtype, dtypes.int32, **kwargs)
+        return Tensor._random(
+            Tensor._rng.integers(low, high, _argfix(*shape)).astype(np.int32), dtype, dtypes.int32, **kwargs
+        )
 
     @staticmethod
     def uniform(*shape: Any, low: float = 0.0, high: float = 1.0, **kwargs: Any) -> Tensor:
@@ -311,7 +327,13 @@ class Tensor:
         return (Tensor.randn(*shape, **kwargs) * std + mean).cast(kind or dtypes.default_float)
 
     def full_like(self, fill_value: Scalar, **kwargs: Any) -> Tensor:
-        return Tensor.full(self.shape, fill_value, dtype=kwargs.pop("dtype", self.dtype), device=kwargs.pop("device", self.device), **kwargs)
+        return Tensor.full(
+            self.shape,
+            fill_value,
+            dtype=kwargs.pop("dtype", self.dtype),
+            device=kwargs.pop("device", self.device),
+            **kwargs,
+        )
 
     def zeros_like(self, **kwargs: Any) -> Tensor:
         return self.full_like(0, **kwargs)
@@ -363,7 +385,9 @@ class Tensor:
     def _seed_grad(self, gradient: Tensor | None) -> Tensor:
         if gradient is None:
             if self.numel() != 1:
-                raise RuntimeError(f"backward() on a tensor of shape {self.shape} needs a gradient argument; reduce it to one element first (e.g. .sum())")
+                raise RuntimeError(
+                    f"backward() on a tensor of shape {self.shape} needs a gradient argument; reduce it to one element first (e.g. .sum())"
+                )
             return Tensor.ones(self.shape, dtype=self.dtype, device=self.device)
         if gradient.shape != self.shape:
             raise ShapeError(f"backward: gradient shape {gradient.shape} does not match tensor shape {self.shape}")
@@ -372,7 +396,9 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None) -> Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's .grad. `(x * 2).sum().backward()` gives x.grad == 2"""
         if self._ctx is None and not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad (create inputs with requires_grad=True)")
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad (create inputs with requires_grad=True)"
+            )
         for tensor, g in self._gradients(self._seed_grad(gradient)).values():
             if tensor._ctx is not None:
                 continue  # only leaves keep gradients, like PyTorch
@@ -388,7 +414,9 @@ class Tensor:
         out = []
         for target in targets:
             if id(target) not in grads:
-                raise RuntimeError(f"gradient: a target of shape {target.shape} is not part of this graph (or has requires_grad=False)")
+                raise RuntimeError(
+                    f"gradient: a target of shape {target.shape} is not part of this graph (or has requires_grad=False)"
+                )
             out.append(Tensor(grads[id(target)][1], device=target.device))
         return out
 
@@ -458,9 +486,12 @@ class Tensor:
         return self if all(b == (0, s) for b, s in zip(bounds, self.shape)) else F.Shrink.apply(self, bounds=bounds)
 
     def pad(self, padding: Sequence[Any], mode: str = "constant", value: float = 0.0) -> Tensor:
-        """Pad with a constant. Accepts ((before, after), ...) per dim, or PyTorch's flat (left, right, top, bottom, ...)."""
-        if mode != "constant":
-            raise NotImplementedError(f"pad mode {mode!r}; only 'constant' is supported")
+        """Pad with a constant, or mode "reflect", "replicate" or "circular". Accepts ((before, after), ...) per dim,
+        or PyTorch's flat (left, right, top, bottom, ...).
+
+        `Tensor([1, 2]).pad((1, 1), "reflect").tolist()` -> [2, 1, 2, 1]"""
+        if mode not in ("constant", "reflect", "replicate", "circular"):
+            raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
         if padding and not isinstance(padding[0], (tuple, list)) and padding[0] is not None:
             flat = list(padding)
             if len(flat) % 2 or len(flat) // 2 > self.ndim:
@@ -474,12 +505,40 @@ class Tensor:
             return self
         if any(b < 0 or a < 0 for b, a in pairs):
             shrink = tuple((-min(b, 0), s + min(a, 0)) for (b, a), s in zip(pairs, self.shape))
-            return self.shrink(shrink).pad(tuple((max(b, 0), max(a, 0)) for b, a in pairs), value=value)
+            return self.shrink(shrink).pad(tuple((max(b, 0), max(a, 0)) for b, a in pairs), mode, value)
+        if mode != "constant":
+            return self._pad_mode(pairs, mode)
         padded = F.Pad.apply(self, padding=pairs)
         if value == 0:
             return padded
         inside = F.Pad.apply(Tensor.ones(self.shape, dtype=dtypes.bool, device=self.device), padding=pairs)
         return inside.where(padded, value)
+
+    def _pad_mode(self, pairs: tuple[tuple[int, int], ...], mode: str) -> Tensor:
+        """Non-constant padding, one dim at a time: the borrowed edges are shrunk (and flipped) views, joined by cat."""
+        x = self
+        for dim, (before, after) in enumerate(pairs):
+            if before == after == 0:
+                continue
+            size = x.shape[dim]
+            limit = size - 1 if mode == "reflect" else size if mode == "circular" else math.inf
+            if max(before, after) > limit or size == 0:
+                raise ShapeError(f"pad: {mode} padding {(before, after)} is too large for dim {dim} of shape {x.shape}")
+
+            def part(lo: int, hi: int, dim: int = dim, x: Tensor = x) -> Tensor:
+                return x.shrink([(lo, hi) if d == dim else None for d in range(x.ndim)])
+
+            if mode == "reflect":
+                left, right = part(1, before + 1).flip(dim), part(size - after - 1, size - 1).flip(dim)
+            elif mode == "circular":
+                left, right = part(size - before, size), part(0, after)
+            else:
+                edge = list(x.shape)
+                left = part(0, 1).expand(edge[:dim] + [before] + edge[dim + 1 :])
+                right = part(size - 1, size).expand(edge[:dim] + [after] + edge[dim + 1 :])
+            pieces = [piece for piece in (left, x, right) if piece.shape[dim]]
+            x = pieces[0].cat(*pieces[1:], dim=dim)
+        return x
 
     def transpose(self, dim0: int = 1, dim1: int = 0) -> Tensor:
         """Swap two dims. `Tensor.ones(2, 3).transpose().shape` -> (3, 2)"""
@@ -588,7 +647,10 @@ class Tensor:
         """numpy indexing: ints, slices with steps, None, Ellipsis, negative indices, and integer tensors."""
         if not isinstance(indices, tuple):
             indices = (indices,)
-        indices = tuple(Tensor(i, device=self.device, dtype=dtypes.int32) if isinstance(i, (list, np.ndarray)) else i for i in indices)
+        indices = tuple(
+            Tensor(i, device=self.device, dtype=dtypes.int32) if isinstance(i, (list, np.ndarray)) else i
+            for i in indices
+        )
         if sum(1 for i in indices if i is Ellipsis) > 1:
             raise IndexError("an index can only have a single ellipsis")
         consuming = sum(1 for i in indices if i is not None and i is not Ellipsis)
@@ -690,7 +752,9 @@ class Tensor:
         for k, (d, idx) in enumerate(zip(dims, indexes)):
             size = self.shape[d]
             fixed = idx.lt(0).where(idx + size, idx).expand(batch) if batch else idx.lt(0).where(idx + size, idx)
-            onehot = fixed.reshape(batch + (1,)) == Tensor.arange(size, device=self.device).reshape((1,) * len(batch) + (size,))
+            onehot = fixed.reshape(batch + (1,)) == Tensor.arange(size, device=self.device).reshape(
+                (1,) * len(batch) + (size,)
+            )
             remaining = len(dims) - k - 1
             onehot = onehot.reshape(batch + (size,) + (1,) * (remaining + len(rest)))
             x = (x * onehot.cast(x.dtype)).sum(len(batch), dtype=x.dtype)
@@ -702,14 +766,18 @@ class Tensor:
         return x.cast(self.dtype)
 
     # --- broadcasting and elementwise ---
-    def _broadcasted(self, other: TensorLike, reverse: bool = False, op: str = "op", match_dtype: bool = True) -> tuple[Tensor, Tensor]:
+    def _broadcasted(
+        self, other: TensorLike, reverse: bool = False, op: str = "op", match_dtype: bool = True
+    ) -> tuple[Tensor, Tensor]:
         x: Tensor = self
         if isinstance(other, Tensor):
             y = other
             if y.device != x.device:
                 from tinygrad_core.errors import DeviceError
 
-                raise DeviceError(f"{op}: tensors on different devices ({x.device} and {y.device}); move one with .to(device)")
+                raise DeviceError(
+                    f"{op}: tensors on different devices ({x.device} and {y.device}); move one with .to(device)"
+                )
         else:
             if isinstance(other, np.generic):
                 other = other.item()
@@ -1020,7 +1088,13 @@ class Tensor:
 
     def pow(self, x: TensorLike, reverse: bool = False) -> Tensor:
         """`(Tensor([2.0]) ** 3).tolist()` -> [8.0]"""
-        if not reverse and isinstance(x, (int, float)) and not isinstance(x, bool) and float(x).is_integer() and abs(x) <= 16:
+        if (
+            not reverse
+            and isinstance(x, (int, float))
+            and not isinstance(x, bool)
+            and float(x).is_integer()
+            and abs(x) <= 16
+        ):
             if x == 0:
                 return self.ones_like()
             base = self if x > 0 else self.reciprocal()
@@ -1053,7 +1127,13 @@ class Tensor:
             return out
         return out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
 
-    def sum(self, axis: int | Sequence[int] | None = None, keepdim: bool = False, acc_dtype: DType | None = None, dtype: DType | None = None) -> Tensor:
+    def sum(
+        self,
+        axis: int | Sequence[int] | None = None,
+        keepdim: bool = False,
+        acc_dtype: DType | None = None,
+        dtype: DType | None = None,
+    ) -> Tensor:
         """`Tensor([[1, 2], [3, 4]]).sum(axis=1).tolist()` -> [3, 7]"""
         kind = dtype or acc_dtype
         if kind is None:
@@ -1099,10 +1179,14 @@ class Tensor:
     def std(self, axis: int | Sequence[int] | None = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         return self.var(axis, keepdim, correction).sqrt()
 
-    def std_mean(self, axis: int | Sequence[int] | None = None, keepdim: bool = False, correction: int = 1) -> tuple[Tensor, Tensor]:
+    def std_mean(
+        self, axis: int | Sequence[int] | None = None, keepdim: bool = False, correction: int = 1
+    ) -> tuple[Tensor, Tensor]:
         return self.std(axis, keepdim, correction), self.mean(axis, keepdim)
 
-    def prod(self, axis: int | Sequence[int] | None = None, keepdim: bool = False, dtype: DType | None = None) -> Tensor:
+    def prod(
+        self, axis: int | Sequence[int] | None = None, keepdim: bool = False, dtype: DType | None = None
+    ) -> Tensor:
         """Product of elements. `Tensor([2, 3, 4]).prod().item()` -> 24"""
         x = self.cast(dtype) if dtype is not None else self
         if dtype is None and (x.dtype == dtypes.bool or (dtypes.is_int(x.dtype) and x.dtype.itemsize < 4)):
@@ -1110,12 +1194,14 @@ class Tensor:
         axes = self._reduce_axes(axis)
         rest = [a for a in range(self.ndim) if a not in axes]
         # reduce by multiplying halves: exact for integers, log2(n) small kernels
-        flat = x.permute(rest + list(axes)).reshape(tuple(self.shape[a] for a in rest) + (_prod([self.shape[a] for a in axes]),))
+        flat = x.permute(rest + list(axes)).reshape(
+            tuple(self.shape[a] for a in rest) + (_prod([self.shape[a] for a in axes]),)
+        )
         while flat.shape[-1] > 1:
             if flat.shape[-1] % 2:
                 flat = flat.pad([(0, 0)] * (flat.ndim - 1) + [(0, 1)], value=1)
             halves = flat.reshape(flat.shape[:-1] + (flat.shape[-1] // 2, 2))
-            flat = (halves[..., 0] * halves[..., 1]).contiguous()
+            flat = (halves[..., 0] * halves[..., 1]).contiguous().contiguous_backward()
         if flat.shape[-1] == 0:
             flat = flat.pad([(0, 0)] * (flat.ndim - 1) + [(0, 1)], value=1)
         out = flat.reshape(tuple(self.shape[a] for a in rest))
@@ -1158,7 +1244,9 @@ class Tensor:
         x = self.unsqueeze(0) if self.ndim == 1 else self
         y = w.unsqueeze(1) if w.ndim == 1 else w
         if x.shape[-1] != y.shape[-2]:
-            raise ShapeError(f"matmul: shapes {self.shape} and {w.shape} are not aligned ({x.shape[-1]} != {y.shape[-2]})")
+            raise ShapeError(
+                f"matmul: shapes {self.shape} and {w.shape} are not aligned ({x.shape[-1]} != {y.shape[-2]})"
+            )
         x = x.reshape(x.shape[:-1] + (1, x.shape[-1]))  # (..., n, 1, k)
         y = y.transpose(-1, -2).reshape(y.shape[:-2] + (1,) + (y.shape[-1], y.shape[-2]))  # (..., 1, m, k)
         out = (x * y).sum(-1)
@@ -1170,6 +1258,1129 @@ class Tensor:
 
     def matmul(self, x: Tensor, reverse: bool = False) -> Tensor:
         return x.dot(self) if reverse else self.dot(x)
+
+    # --- activations ---
+    def relu6(self) -> Tensor:
+        """`Tensor([-1.0, 3.0, 8.0]).relu6().tolist()` -> [0.0, 3.0, 6.0]"""
+        return self.relu() - (self - 6).relu()
+
+    def leaky_relu(self, neg_slope: float = 0.01) -> Tensor:
+        """`Tensor([-2.0, 3.0]).leaky_relu(0.5).tolist()` -> [-1.0, 3.0]"""
+        return self.lt(0).where(self * neg_slope, self)
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        """alpha * (exp(x) - 1) below zero. `Tensor([0.0, 2.0]).elu().tolist()` -> [0.0, 2.0]"""
+        return self.relu() - alpha * (1 - self.exp()).relu()
+
+    def celu(self, alpha: float = 1.0) -> Tensor:
+        """`Tensor([0.0, 2.0]).celu().tolist()` -> [0.0, 2.0]"""
+        return self.maximum(0) + (alpha * ((self / alpha).exp() - 1)).minimum(0)
+
+    def selu(self, alpha: float = 1.67326, gamma: float = 1.0507) -> Tensor:
+        """Scaled ELU (tinygrad's argument names and rounded constants). `Tensor([0.0]).selu().tolist()` -> [0.0]"""
+        return gamma * self.ge(0).where(self, alpha * (self.exp() - 1))
+
+    def gelu(self) -> Tensor:
+        """GELU, tanh approximation like tinygrad (PyTorch's default is the erf form).
+
+        `Tensor([0.0]).gelu().tolist()` -> [0.0]"""
+        x = self._float()
+        return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
+
+    def quick_gelu(self) -> Tensor:
+        """x * sigmoid(1.702 * x). `Tensor([0.0]).quick_gelu().tolist()` -> [0.0]"""
+        return self * (self * 1.702).sigmoid()
+
+    def silu(self) -> Tensor:
+        """x * sigmoid(x), also called swish. `Tensor([0.0]).silu().tolist()` -> [0.0]"""
+        return self * self.sigmoid()
+
+    def swish(self) -> Tensor:
+        """Same as silu. `Tensor([0.0]).swish().tolist()` -> [0.0]"""
+        return self.silu()
+
+    def softplus(self, beta: float = 1.0) -> Tensor:
+        """log(1 + exp(beta * x)) / beta, computed without overflow. `Tensor([0.0]).softplus()` -> [0.6931...]"""
+        x = self._float() * beta
+        return (x.maximum(0) + (-x.abs()).exp().add(1).log()) * (1 / beta)
+
+    def logsigmoid(self) -> Tensor:
+        """log(sigmoid(x)), stable for large |x|. `Tensor([0.0]).logsigmoid()` -> [-0.6931...]"""
+        return -(-self).softplus()
+
+    def mish(self) -> Tensor:
+        """x * tanh(softplus(x)). `Tensor([0.0]).mish().tolist()` -> [0.0]"""
+        return self * self.softplus().tanh()
+
+    def hardtanh(self, min_val: float = -1, max_val: float = 1) -> Tensor:
+        """`Tensor([-3.0, 0.5, 3.0]).hardtanh().tolist()` -> [-1.0, 0.5, 1.0]"""
+        return self.clip(min_val, max_val)
+
+    def hardsigmoid(self, alpha: float = 1 / 6, beta: float = 0.5) -> Tensor:
+        """relu6-like ramp: clip(alpha * x + beta, 0, 1). `Tensor([-4.0, 0.0, 4.0]).hardsigmoid()` -> [0.0, 0.5, 1.0]"""
+        y = alpha * self + beta
+        return y.relu() - (y - 1).relu()
+
+    def hardswish(self) -> Tensor:
+        """x * relu6(x + 3) / 6. `Tensor([-4.0, 0.0, 4.0]).hardswish().tolist()` -> [-0.0, 0.0, 4.0]"""
+        return self * (self + 3).relu6() * (1 / 6)
+
+    def softsign(self) -> Tensor:
+        """x / (1 + |x|). `Tensor([-1.0, 3.0]).softsign().tolist()` -> [-0.5, 0.75]"""
+        return self / (1 + self.abs())
+
+    def softmax(self, axis: int = -1, dtype: DType | str | None = None) -> Tensor:
+        """exp(x) / sum(exp(x)) along an axis, stable. `Tensor([0.0, 0.0]).softmax().tolist()` -> [0.5, 0.5]"""
+        _, exp, total = self._softmax(axis, dtype)
+        return exp / total
+
+    def log_softmax(self, axis: int = -1, dtype: DType | str | None = None) -> Tensor:
+        """log(softmax(x)), stable. `Tensor([0.0, 0.0]).log_softmax()` -> [-0.6931..., -0.6931...]"""
+        shifted, _, total = self._softmax(axis, dtype)
+        return shifted - total.log()
+
+    def _softmax(self, axis: int, dtype: DType | str | None) -> tuple[Tensor, Tensor, Tensor]:
+        x = self.cast(dtype) if dtype is not None else self._float()
+        shifted = x - x.max(axis, keepdim=True).detach()  # the max cancels out of the gradient, so don't track it
+        exp = shifted.exp()
+        return shifted, exp, exp.sum(axis, keepdim=True)
+
+    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """log(sum(exp(x))), stable. `Tensor([0.0, 0.0]).logsumexp().item()` -> 0.6931..."""
+        x = self._float()
+        top = x.max(axis, keepdim=True).detach()
+        top = top.isinf().where(0, top)  # an all -inf (or inf) row: shifting by it would give nan
+        out = (x - top).exp().sum(axis, keepdim=True).log() + top
+        if keepdim:
+            return out
+        axes = self._reduce_axes(axis)
+        return out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+
+    # --- more math ---
+    def logaddexp(self, x: TensorLike) -> Tensor:
+        """log(exp(self) + exp(x)), stable. `Tensor([0.0]).logaddexp(0.0).item()` -> 0.6931..."""
+        a, b = self._broadcasted(x, op="logaddexp")
+        a, b = a._float(), b._float()
+        top = a.maximum(b).detach()
+        return ((a - top).exp() + (b - top).exp()).log() + top
+
+    def lerp(self, end: TensorLike, weight: TensorLike) -> Tensor:
+        """self + (end - self) * weight. `Tensor([0.0]).lerp(Tensor([10.0]), 0.3).tolist()` -> [3.0]"""
+        return self + (end - self) * weight
+
+    def copysign(self, other: TensorLike) -> Tensor:
+        """|self| with the sign of other (-0.0 counts as negative). `Tensor([2.0]).copysign(-1).tolist()` -> [-2.0]"""
+        a, b = self._broadcasted(other, op="copysign", match_dtype=False)
+        b = b._float()
+        negative = b.lt(0) | (b.eq(0) & b.reciprocal().lt(0))
+        magnitude = a._float().abs()
+        return negative.where(-magnitude, magnitude)
+
+    def erf(self) -> Tensor:
+        """The error function (Abramowitz-Stegun 7.1.26, error < 2e-7). `Tensor([0.0]).erf().tolist()` -> [0.0]"""
+        x = self._float()
+        magnitude = x.lt(0).where(-x, x)
+        t = 1 / (1 + 0.3275911 * magnitude)
+        poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+        result = 1 - poly * (-magnitude * magnitude).exp()
+        return x.lt(0).where(-result, result)
+
+    def round(self) -> Tensor:
+        """Round half to even, like numpy and PyTorch. `Tensor([0.5, 1.5, 2.5]).round().tolist()` -> [0.0, 2.0, 2.0]"""
+        if not dtypes.is_float(self.dtype):
+            return self
+        floor = self.floor()
+        fraction = self - floor
+        up = fraction.gt(0.5) | (fraction.eq(0.5) & floor.mod(2).ne(0))
+        return up.where(floor + 1, floor)
+
+    def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Tensor:
+        """`Tensor([1.0, float("inf"), float("-inf")]).isinf().tolist()` -> [False, True, True]"""
+        out = Tensor.full(self.shape, False, dtype=dtypes.bool, device=self.device)
+        if not dtypes.is_float(self.dtype):
+            return out
+        if detect_positive:
+            out = out | self.eq(math.inf)
+        if detect_negative:
+            out = out | self.eq(-math.inf)
+        return out
+
+    def isnan(self) -> Tensor:
+        """`Tensor([1.0, float("nan")]).isnan().tolist()` -> [False, True]"""
+        return self.ne(self)
+
+    def isfinite(self) -> Tensor:
+        """`Tensor([1.0, float("inf"), float("nan")]).isfinite().tolist()` -> [True, False, False]"""
+        return (self.isinf() | self.isnan()).logical_not()
+
+    def isclose(self, other: TensorLike, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """|self - other| <= atol + rtol * |other|, both finite, or equal.
+
+        `Tensor([1.0, 2.0]).isclose(Tensor([1.0, 2.1])).tolist()` -> [True, False]"""
+        a, b = self._broadcasted(other, op="isclose")
+        close = (a - b).abs().le(atol + rtol * b.abs()) & a.isfinite() & b.isfinite()
+        out = a.eq(b) | close
+        return out | (a.isnan() & b.isnan()) if equal_nan else out
+
+    def sinh(self) -> Tensor:
+        """`Tensor([0.0]).sinh().tolist()` -> [0.0]"""
+        return (self.exp() - (-self).exp()) * 0.5
+
+    def cosh(self) -> Tensor:
+        """`Tensor([0.0]).cosh().tolist()` -> [1.0]"""
+        return (self.exp() + (-self).exp()) * 0.5
+
+    def asinh(self) -> Tensor:
+        """`Tensor([0.0]).asinh().tolist()` -> [0.0]"""
+        x = self._float()
+        magnitude = x.lt(0).where(-x, x)  # odd symmetry keeps large negative inputs free of cancellation
+        result = (magnitude + (magnitude * magnitude + 1).sqrt()).log()
+        return x.lt(0).where(-result, result)
+
+    def acosh(self) -> Tensor:
+        """For x >= 1. `Tensor([1.0]).acosh().tolist()` -> [0.0]"""
+        x = self._float()
+        return (x + (x * x - 1).sqrt()).log()
+
+    def atanh(self) -> Tensor:
+        """For |x| < 1. `Tensor([0.0]).atanh().tolist()` -> [0.0]"""
+        x = self._float()
+        return ((1 + x) / (1 - x)).log() * 0.5
+
+    def asin(self) -> Tensor:
+        """Arcsine (Abramowitz-Stegun 4.4.46 polynomial, error < 3e-8). `Tensor([1.0]).asin().item()` -> 1.5707..."""
+        x = self._float()
+        magnitude = x.lt(0).where(-x, x)
+        poly = magnitude * 0 - 0.0012624911
+        for c in (0.0066700901, -0.0170881256, 0.0308918810, -0.0501743046, 0.0889789874, -0.2145988016, 1.5707963050):
+            poly = poly * magnitude + c
+        result = math.pi / 2 - (1 - magnitude).sqrt() * poly
+        return x.lt(0).where(-result, result)
+
+    def acos(self) -> Tensor:
+        """`Tensor([1.0]).acos().tolist()` -> [0.0]"""
+        return math.pi / 2 - self.asin()
+
+    def atan(self) -> Tensor:
+        """`Tensor([0.0]).atan().tolist()` -> [0.0]"""
+        x = self._float()
+        magnitude = x.lt(0).where(-x, x)
+        big = magnitude.gt(1)
+        # atan(a) = pi/2 - atan(1/a) keeps the asin argument away from 1; the inner where keeps 1/0 out of gradients
+        t = big.where(1 / big.where(magnitude, 1), magnitude)
+        small = (t / (t * t + 1).sqrt()).asin()
+        result = big.where(math.pi / 2 - small, small)
+        return x.lt(0).where(-result, result)
+
+    # --- cumulative ops (scans) ---
+    def cumsum(self, axis: int = 0) -> Tensor:
+        """Running sum along an axis. `Tensor([1, 2, 3]).cumsum().tolist()` -> [1, 3, 6]"""
+        return self._scan(axis, "sum")
+
+    def cumprod(self, axis: int = 0) -> Tensor:
+        """Running product along an axis. `Tensor([1, 2, 3]).cumprod().tolist()` -> [1, 2, 6]"""
+        return self._scan(axis, "prod")
+
+    def cummax(self, axis: int = 0) -> Tensor:
+        """Running max along an axis (values only, like tinygrad; PyTorch also returns indices).
+
+        `Tensor([1, 3, 2]).cummax().tolist()` -> [1, 3, 3]"""
+        return self._scan(axis, "max")
+
+    def logcumsumexp(self, axis: int = 0) -> Tensor:
+        """log(cumsum(exp(x))), stable. `Tensor([0.0, 0.0]).logcumsumexp().tolist()` -> [0.0, 0.6931...]"""
+        return self._float()._scan(axis, "logsumexp")
+
+    def _scan(self, axis: int, op: str) -> Tensor:
+        if self.ndim == 0:
+            return self
+        axis = self._axis(axis)
+        x = self.transpose(axis, -1)
+        if op == "sum" and (x.dtype == dtypes.bool or (dtypes.is_int(x.dtype) and x.dtype.itemsize < 4)):
+            x = x.cast(dtypes.uint32 if dtypes.is_unsigned(x.dtype) else dtypes.int32)
+        return x._scan_last(op).transpose(axis, -1)
+
+    def _scan_last(self, op: str) -> Tensor:
+        """Inclusive scan of the last axis. Axes longer than _SCAN_BLOCK are split into blocks: a scan inside each
+        block, a scan of the block totals, and one combine, so memory stays O(n * _SCAN_BLOCK), not O(n^2)."""
+        n = self.shape[-1]
+        identity = {"sum": 0, "prod": 1, "max": dtypes.min(self.dtype), "logsumexp": -math.inf}[op]
+        lead = [(0, 0)] * (self.ndim - 1)
+        if n <= _SCAN_BLOCK:
+            # row i of the windows holds n - 1 - i identities and then x[0..i]: a reduce finishes the scan
+            windows = self.pad(lead + [(n - 1, 0)], value=identity)._pool((n,), (1,), (1,))
+            reduce = {"sum": Tensor.sum, "prod": Tensor.prod, "max": Tensor.max, "logsumexp": Tensor.logsumexp}[op]
+            return reduce(windows, -1)
+        blocks = math.ceil(n / _SCAN_BLOCK)
+        x = self.pad(lead + [(0, blocks * _SCAN_BLOCK - n)], value=identity)
+        inner = x.reshape(self.shape[:-1] + (blocks, _SCAN_BLOCK))._scan_last(op)
+        totals = inner.shrink([None] * (inner.ndim - 1) + [(_SCAN_BLOCK - 1, _SCAN_BLOCK)]).squeeze(-1)
+        # what comes before each block: the scan of the totals, shifted right by one block
+        carry = totals._scan_last(op).pad(lead + [(1, -1)], value=identity).unsqueeze(-1)
+        combine = {"sum": Tensor.add, "prod": Tensor.mul, "max": Tensor.maximum, "logsumexp": Tensor.logaddexp}[op]
+        out = combine(inner, carry).reshape(self.shape[:-1] + (blocks * _SCAN_BLOCK,))
+        return out.shrink([None] * (self.ndim - 1) + [(0, n)])
+
+    # --- windows, convolution and pooling ---
+    def _pool(self, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> Tensor:
+        """Sliding windows over the last len(kernel) dims: (..., *spatial) -> (..., *out, *kernel), views only.
+
+        Along one dim of size i: repeat the input, lay it out in rows of length L = d (mod i), so row j starts at
+        element j*d; columns 0, s, 2s, ... of the first k rows are then the windows. Without padding the view
+        stack merges into one strided view: no copy, and a backend reads each element in place."""
+        dims = len(kernel)
+        prefix, spatial = self.shape[:-dims], self.shape[-dims:]
+        out = [(i - d * (k - 1) - 1) // s + 1 for i, k, s, d in zip(spatial, kernel, stride, dilation)]
+        if any(o <= 0 for o in out) or any(k <= 0 or s <= 0 or d <= 0 for k, s, d in zip(kernel, stride, dilation)):
+            raise ShapeError(
+                f"pool: kernel {tuple(kernel)} (dilation {tuple(dilation)}) does not fit input {self.shape}"
+            )
+        rows = [
+            i + d + i * max(0, math.ceil((o * s - i - d) / i)) for i, d, o, s in zip(spatial, dilation, out, stride)
+        ]
+        reps = [math.ceil(k * row / i) for k, row, i in zip(kernel, rows, spatial)]
+        keep = [None] * len(prefix)
+        x = self.repeat([1] * len(prefix) + reps)
+        x = x.shrink(keep + [(0, k * row) for k, row in zip(kernel, rows)])
+        x = x.reshape(prefix + tuple(d for k, row in zip(kernel, rows) for d in (k, row)))
+        x = x.shrink(keep + [b for k, o, s in zip(kernel, out, stride) for b in ((0, k), (0, o * s))])
+        x = x.reshape(prefix + tuple(d for k, o, s in zip(kernel, out, stride) for d in (k, o, s)))
+        x = x.shrink(keep + [b for k, o in zip(kernel, out) for b in ((0, k), (0, o), (0, 1))])
+        x = x.reshape(prefix + tuple(d for k, o in zip(kernel, out) for d in (k, o)))
+        n = len(prefix)
+        return x.permute(list(range(n)) + [n + 2 * i + 1 for i in range(dims)] + [n + 2 * i for i in range(dims)])
+
+    def unfold(self, dim: int, size: int, step: int) -> Tensor:
+        """Windows of `size` every `step` along dim, as a new last dim. `Tensor([1, 2, 3]).unfold(0, 2, 1).tolist()`
+        -> [[1, 2], [2, 3]]"""
+        dim = self._axis(dim)
+        if not 0 < size <= self.shape[dim] or step <= 0:
+            raise ShapeError(f"unfold: size {size} and step {step} don't fit dim {dim} of shape {self.shape}")
+        return self.transpose(dim, -1)._pool((size,), (step,), (1,)).transpose(dim, -2)
+
+    def conv2d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        groups: int = 1,
+        stride: int | Sequence[int] = 1,
+        dilation: int | Sequence[int] = 1,
+        padding: int | str | Sequence[Any] = 0,
+        dtype: DType | str | None = None,
+    ) -> Tensor:
+        """Convolution (cross-correlation) over the weight's spatial dims: 1, 2, 3 or more (tinygrad's conv2d).
+
+        Input (N, groups*Cin, *spatial), weight (Cout, Cin, *kernel). padding: an int, one int per spatial dim,
+        (before, after) pairs per dim, a flat PyTorch-pad tuple (left, right, top, bottom), "valid" or "same".
+        `Tensor.ones(1, 1, 3, 3).conv2d(Tensor.ones(1, 1, 2, 2)).shape` -> (1, 1, 2, 2)"""
+        batch, channels = self.shape[:2]
+        cout, cin, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
+        dims = len(kernel)
+        if self.ndim != weight.ndim or self.ndim < 3 or channels != groups * cin or cout % groups:
+            raise ShapeError(
+                f"conv2d: input {self.shape} and weight {weight.shape} don't fit with groups={groups}: "
+                f"need input (N, groups * weight.shape[1], ...) with as many spatial dims as the weight"
+            )
+        if bias is not None and bias.shape != (cout,):
+            raise ShapeError(f"conv2d: bias {bias.shape} should have shape ({cout},) for weight {weight.shape}")
+        stride_, dilation_ = _int_tuple(stride, dims, "stride"), _int_tuple(dilation, dims, "dilation")
+        if padding == "same" and any(s != 1 for s in stride_):
+            raise ValueError("conv2d: padding='same' needs stride 1, like PyTorch")
+        pads = _pool_pads(padding, dims, kernel, dilation_)
+        windows = self.pad([(0, 0), (0, 0), *pads])._pool(kernel, stride_, dilation_)  # (N, C, *out, *kernel)
+        out = windows.shape[2 : 2 + dims]
+        # one reduce over (cin, *kernel) of windows x weight: a backend sees SUM(MUL(view, view)), one einsum on CPU
+        x = windows.reshape(batch, groups, 1, cin, *out, *kernel)
+        w = weight.reshape(1, groups, cout // groups, cin, *([1] * dims), *kernel)
+        axes = [3, *range(4 + dims, 4 + 2 * dims)]
+        result = (x * w).sum(axes, dtype=to_dtype(dtype) if dtype is not None else None).reshape(batch, cout, *out)
+        return result if bias is None else result + bias.reshape(1, cout, *([1] * dims))
+
+    def conv1d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        groups: int = 1,
+        stride: int | Sequence[int] = 1,
+        dilation: int | Sequence[int] = 1,
+        padding: int | str | Sequence[Any] = 0,
+        dtype: DType | str | None = None,
+    ) -> Tensor:
+        """PyTorch's name for conv2d over one spatial dim (input (N, C, L), weight (Cout, Cin, K)).
+
+        `Tensor.ones(1, 1, 4).conv1d(Tensor.ones(1, 1, 2)).tolist()` -> [[[2.0, 2.0, 2.0]]]"""
+        if self.ndim != 3 or weight.ndim != 3:
+            raise ShapeError(
+                f"conv1d: needs input (N, C, L) and weight (Cout, Cin, K), got {self.shape} and {weight.shape}"
+            )
+        return self.conv2d(weight, bias, groups, stride, dilation, padding, dtype)
+
+    def conv_transpose2d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        groups: int = 1,
+        stride: int | Sequence[int] = 1,
+        dilation: int | Sequence[int] = 1,
+        padding: int | Sequence[Any] = 0,
+        output_padding: int | Sequence[int] = 0,
+    ) -> Tensor:
+        """Transposed convolution: weight (groups*Cin, Cout/groups, *kernel), the gradient of conv2d's input.
+
+        `Tensor.ones(1, 1, 2, 2).conv_transpose2d(Tensor.ones(1, 1, 2, 2)).shape` -> (1, 1, 3, 3)"""
+        channels, cout_per_group, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
+        dims = len(kernel)
+        if self.ndim != weight.ndim or self.ndim < 3 or self.shape[1] != channels or channels % groups:
+            raise ShapeError(
+                f"conv_transpose2d: input {self.shape} and weight {weight.shape} don't fit with groups={groups}: "
+                f"need input (N, weight.shape[0], ...) with as many spatial dims as the weight"
+            )
+        stride_, dilation_ = _int_tuple(stride, dims, "stride"), _int_tuple(dilation, dims, "dilation")
+        extra = _int_tuple(output_padding, dims, "output_padding")
+        pads = _pool_pads(padding, dims, kernel, dilation_)
+        # the equivalent conv2d: input with stride-1 zeros between elements, flipped kernel, in/out channels swapped
+        w = weight.reshape(groups, channels // groups, cout_per_group, *kernel).transpose(1, 2)
+        w = w.flip(tuple(range(3, 3 + dims))).reshape(groups * cout_per_group, channels // groups, *kernel)
+        x = self
+        for axis, s in zip(range(2, 2 + dims), stride_):
+            if s == 1:
+                continue
+            size = x.shape[axis]
+            spread = x.unsqueeze(axis + 1).pad([(0, 0)] * (axis + 1) + [(0, s - 1)] + [(0, 0)] * (x.ndim - axis - 1))
+            spread = spread.flatten(axis, axis + 1)
+            x = spread.shrink([None] * axis + [(0, (size - 1) * s + 1)] + [None] * (x.ndim - axis - 1))
+        conv_pads = [
+            (d * (k - 1) - lo, d * (k - 1) - hi + e) for (lo, hi), k, d, e in zip(pads, kernel, dilation_, extra)
+        ]
+        return x.conv2d(w, bias, groups=groups, dilation=dilation_, padding=conv_pads)
+
+    def _pool_setup(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None,
+        dilation: int | Sequence[int],
+        padding: int | Sequence[Any],
+        ceil_mode: bool,
+    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], list[tuple[int, int]], list[int]]:
+        """Kernel, stride, dilation, explicit (before, after) pads and ceil_mode's extra right padding per dim."""
+        kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+        dims = len(kernel)
+        stride_ = kernel if stride is None else _int_tuple(stride, dims, "stride")
+        dilation_ = _int_tuple(dilation, dims, "dilation")
+        pads = _pool_pads(padding, dims, kernel, dilation_)
+        if self.ndim < dims:
+            raise ShapeError(f"pool: kernel {kernel} needs at least {dims} dims, got shape {self.shape}")
+        extra = []
+        for i, k, s, d, (lo, hi) in zip(self.shape[-dims:], kernel, stride_, dilation_, pads):
+            span = i + lo + hi - d * (k - 1) - 1
+            out = (-(-span // s) if ceil_mode else span // s) + 1
+            if ceil_mode and (out - 1) * s >= i + lo:
+                out -= 1  # PyTorch: the last window must start inside the input or the left padding
+            extra.append(max(0, (out - 1) * s + d * (k - 1) + 1 - (i + lo + hi)))
+        return kernel, stride_, dilation_, pads, extra
+
+    def max_pool2d(
+        self,
+        kernel_size: int | Sequence[int] = (2, 2),
+        stride: int | Sequence[int] | None = None,
+        dilation: int | Sequence[int] = 1,
+        padding: int | Sequence[Any] = 0,
+        ceil_mode: bool = False,
+        return_indices: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Max over windows of the last dims (stride defaults to the kernel). With return_indices, also the flat
+        index into each input plane (int32, tinygrad's default int; PyTorch gives int64).
+
+        `Tensor.arange(16).reshape(1, 1, 4, 4).max_pool2d().tolist()` -> [[[[5, 7], [13, 15]]]]"""
+        kernel, stride_, dilation_, pads, extra = self._pool_setup(kernel_size, stride, dilation, padding, ceil_mode)
+        dims = len(kernel)
+        full = [(0, 0)] * (self.ndim - dims) + [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
+        lowest = dtypes.min(self.dtype)
+        windows = self.pad(full, value=lowest)._pool(kernel, stride_, dilation_)
+        axes = tuple(range(-dims, 0))
+        out = windows.max(axes)
+        if not return_indices:
+            return out
+        spatial = self.shape[-dims:]
+        plane = _prod(spatial)
+        positions = Tensor.arange(plane, device=self.device).reshape(spatial)
+        positions = positions.pad(full[-dims:], value=plane)._pool(kernel, stride_, dilation_)
+        # the first maximum of a window is the one with the smallest input index
+        hits = windows.eq(out.reshape(out.shape + (1,) * dims)).where(positions, plane)
+        return out, (-((-hits).max(axes))).cast(dtypes.int32)
+
+    def avg_pool2d(
+        self,
+        kernel_size: int | Sequence[int] = (2, 2),
+        stride: int | Sequence[int] | None = None,
+        dilation: int | Sequence[int] = 1,
+        padding: int | Sequence[Any] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> Tensor:
+        """Mean over windows of the last dims (stride defaults to the kernel); ceil_mode's extra cells never count.
+
+        `Tensor.arange(4.0).reshape(1, 1, 2, 2).avg_pool2d().tolist()` -> [[[[1.5]]]]"""
+        kernel, stride_, dilation_, pads, extra = self._pool_setup(kernel_size, stride, dilation, padding, ceil_mode)
+        dims = len(kernel)
+        full = [(lo, hi + e) for (lo, hi), e in zip(pads, extra)]
+        x = self._float()
+        axes = tuple(range(-dims, 0))
+        total = x.pad([(0, 0)] * (self.ndim - dims) + full)._pool(kernel, stride_, dilation_).sum(axes)
+        spatial = self.shape[-dims:]
+        if count_include_pad:
+            padded = tuple(i + lo + hi for i, (lo, hi) in zip(spatial, pads))
+            ones = Tensor.ones(padded, dtype=x.dtype, device=self.device).pad([(0, e) for e in extra])
+        else:
+            ones = Tensor.ones(spatial, dtype=x.dtype, device=self.device).pad(full)
+        return total / ones._pool(kernel, stride_, dilation_).sum(axes)
+
+    def max_unpool2d(
+        self,
+        indices: Tensor,
+        kernel_size: int | Sequence[int] = (2, 2),
+        stride: int | Sequence[int] | None = None,
+        dilation: int | Sequence[int] = 1,
+        padding: int | Sequence[Any] = 0,
+        output_size: Sequence[int] | None = None,
+    ) -> Tensor:
+        """Inverse of max_pool2d(return_indices=True): each value goes to its index, zeros elsewhere. Where windows
+        overlap and share an index, the last one wins (as in PyTorch) and only it gets a gradient (PyTorch: all).
+
+        `Tensor([[[[5.0]]]]).max_unpool2d(Tensor([[[[3]]]])).tolist()` -> [[[[0.0, 0.0], [0.0, 5.0]]]]"""
+        kernel, stride_, dilation_, pads, _ = self._pool_setup(kernel_size, stride, dilation, padding, False)
+        dims = len(kernel)
+        if indices.shape != self.shape:
+            raise ShapeError(f"max_unpool2d: indices {indices.shape} and input {self.shape} differ")
+        if output_size is None:
+            spatial = tuple(
+                (i - 1) * s - lo - hi + d * (k - 1) + 1
+                for i, k, s, d, (lo, hi) in zip(self.shape[-dims:], kernel, stride_, dilation_, pads)
+            )
+        else:
+            spatial = tuple(output_size)[-dims:]
+        flat = self.flatten(-dims) if dims > 1 else self
+        where_to = indices.flatten(-dims) if dims > 1 else indices
+        # overlapping windows can share an index: scatter lets the last one win, like PyTorch
+        out = Tensor.zeros(flat.shape[:-1] + (_prod(spatial),), dtype=self.dtype, device=self.device)
+        return out.scatter(-1, where_to, flat).reshape(self.shape[:-dims] + spatial)
+
+    def interpolate(self, size: Sequence[int], mode: str = "linear", align_corners: bool = False) -> Tensor:
+        """Resize the last len(size) dims. mode: "linear" (also "bilinear"/"trilinear"), "nearest", "nearest-exact".
+
+        `Tensor([[[1.0, 3.0]]]).interpolate((3,), align_corners=True).tolist()` -> [[[1.0, 2.0, 3.0]]]"""
+        mode = "linear" if mode in ("bilinear", "trilinear") else mode
+        if mode not in ("linear", "nearest", "nearest-exact"):
+            raise ValueError(f"interpolate: mode must be 'linear', 'nearest' or 'nearest-exact', got {mode!r}")
+        if align_corners and mode != "linear":
+            raise ValueError("interpolate: align_corners only applies to mode='linear', like PyTorch")
+        if len(size) > self.ndim:
+            raise ShapeError(f"interpolate: size {tuple(size)} has more dims than the input {self.shape}")
+        x = self._float() if mode == "linear" else self
+        for axis, n_out in zip(range(self.ndim - len(size), self.ndim), size):
+            n_in = x.shape[axis]
+            if n_in == n_out:  # every mode maps a same-size axis onto itself
+                continue
+            # each output position is a fixed blend of input positions: one (n_out, n_in) matrix per dim
+            matrix = Tensor(_interpolation_matrix(n_in, n_out, mode, align_corners), device=x.device)
+            moved = x.transpose(axis, -1).unsqueeze(-2)
+            x = (moved * matrix.cast(x.dtype)).sum(-1, dtype=x.dtype).transpose(axis, -1)
+        return x
+
+    # --- normalization, dropout, attention ---
+    def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Tensor:
+        """Zero mean, unit variance over axis (no affine part). `Tensor([1.0, 3.0]).layernorm().tolist()` -> [-1.0, 1.0]
+        (approximately: eps is added to the variance)"""
+        x = self._float()
+        centered = x - x.mean(axis, keepdim=True)
+        return centered * (centered * centered).mean(axis, keepdim=True).add(eps).rsqrt()
+
+    def batchnorm(
+        self, weight: Tensor | None, bias: Tensor | None, mean: Tensor, invstd: Tensor, axis: int | Sequence[int] = 1
+    ) -> Tensor:
+        """(x - mean) * weight * invstd + bias, the statistics laid along `axis` (tinygrad's signature).
+
+        `Tensor([[1.0, 2.0]]).batchnorm(None, None, Tensor([1.0, 0.0]), Tensor([1.0, 2.0])).tolist()` -> [[0.0, 4.0]]"""
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = tuple(self._axis(a) for a in axes)
+        shape = tuple(s if i in axes else 1 for i, s in enumerate(self.shape))
+        x = self - mean.reshape(shape)
+        if weight is not None:
+            x = x * weight.reshape(shape)
+        out = x * (invstd.reshape(shape) if invstd.ndim == len(axes) else invstd)
+        return out + bias.reshape(shape) if bias is not None else out
+
+    def dropout(self, p: float = 0.5) -> Tensor:
+        """Zero each element with probability p and scale the rest by 1/(1-p), only while Tensor.training.
+
+        `Tensor([1.0, 2.0]).dropout(0.5).tolist()` -> [1.0, 2.0] (Tensor.training is False)"""
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+        if not Tensor.training or p == 0:
+            return self
+        if p == 1:
+            return self * 0
+        keep = Tensor.rand(*self.shape, device=self.device).ge(p)
+        return keep.where(self, 0) * (1 / (1 - p))
+
+    def scaled_dot_product_attention(
+        self,
+        key: Tensor,
+        value: Tensor,
+        attn_mask: Tensor | None = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+    ) -> Tensor:
+        """softmax(q @ k^T / sqrt(d) + mask) @ v; a bool mask keeps where True.
+
+        `q, k, v = Tensor.ones(1, 2, 4), Tensor.ones(1, 3, 4), Tensor.ones(1, 3, 5)`
+        `q.scaled_dot_product_attention(k, v).shape` -> (1, 2, 5)"""
+        if self.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+            raise ShapeError(
+                f"scaled_dot_product_attention: query {self.shape}, key {key.shape} and value {value.shape} don't fit"
+            )
+        scores = self.matmul(key.transpose(-2, -1)) * (1 / math.sqrt(self.shape[-1]))
+        if is_causal:
+            if attn_mask is not None:
+                raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal, not both")
+            attn_mask = Tensor.ones(scores.shape[-2:], dtype=dtypes.bool, device=self.device).tril()
+        if attn_mask is not None:
+            scores = attn_mask.where(scores, -math.inf) if attn_mask.dtype == dtypes.bool else scores + attn_mask
+        return scores.softmax(-1).dropout(dropout_p).matmul(value)
+
+    def linear(self, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """x @ weight + bias with tinygrad's weight layout (in, out), the transpose of PyTorch's; a 1-D weight scales.
+
+        `Tensor([[1.0, 2.0]]).linear(Tensor([[1.0], [1.0]]), Tensor([0.5])).tolist()` -> [[3.5]]"""
+        out = self * weight if weight.ndim == 1 else self.dot(weight)
+        return out if bias is None else out + bias
+
+    def sequential(self, layers: Sequence[Any]) -> Tensor:
+        """Apply callables in order. `Tensor([-1.0]).sequential([Tensor.relu, Tensor.exp]).tolist()` -> [1.0]"""
+        x = self
+        for layer in layers:
+            x = layer(x)
+        return x
+
+    # --- indexing by tensors ---
+    def one_hot(self, num_classes: int = -1) -> Tensor:
+        """int32 one-hot codes in a new last dim (tinygrad's default int; PyTorch gives int64); -1 infers the count.
+
+        `Tensor([0, 2]).one_hot(3).tolist()` -> [[1, 0, 0], [0, 0, 1]]"""
+        if dtypes.is_float(self.dtype):
+            raise TypeError(f"one_hot needs integer class indices, got {self.dtype}")
+        if num_classes == -1:
+            num_classes = int(self.max().item()) + 1 if self.numel() else 0
+        return self.unsqueeze(-1).eq(Tensor.arange(num_classes, device=self.device)).where(1, 0)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        """out[i][j] = self[index[i][j]][j] for dim 0 (and likewise for other dims), like torch.gather.
+
+        `Tensor([[1, 2], [3, 4]]).gather(1, Tensor([[1], [0]])).tolist()` -> [[2], [3]]"""
+        dim = self._axis(dim)
+        if index.ndim != self.ndim or any(i > s for d, (i, s) in enumerate(zip(index.shape, self.shape)) if d != dim):
+            raise ShapeError(
+                f"gather: index {index.shape} must have {self.ndim} dims, none larger than input {self.shape}"
+            )
+        if dtypes.is_float(index.dtype):
+            raise TypeError(f"gather: index must be an integer tensor, got {index.dtype}")
+        size = self.shape[dim]
+        x = self.shrink([(0, i) if d != dim else None for d, i in enumerate(index.shape)])
+        # x gets a size-1 dim at `dim` (broadcast over the index positions) and the gathered axis at the end
+        x = x.unsqueeze(-1).transpose(-1, dim)
+        kind = dtypes.uint8 if x.dtype == dtypes.bool else x.dtype
+        onehot = index.unsqueeze(-1).eq(Tensor.arange(size, device=self.device))
+        return (x.cast(kind) * onehot.cast(kind)).sum(-1, dtype=kind).cast(self.dtype)
+
+    def _pre_scatter(self, dim: int, index: Tensor, src: TensorLike, op: str) -> tuple[int, Tensor, Tensor]:
+        """dim, src values (index.shape + (1,)) and the one-hot target mask (index.shape + (self.shape[dim],))."""
+        dim = self._axis(dim)
+        if index.ndim != self.ndim or any(i > s for d, (i, s) in enumerate(zip(index.shape, self.shape)) if d != dim):
+            raise ShapeError(
+                f"{op}: index {index.shape} must have {self.ndim} dims, none larger than input {self.shape}"
+            )
+        if not isinstance(src, Tensor):
+            src = Tensor.full(index.shape, src, dtype=self.dtype, device=self.device)
+        if src.ndim != index.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
+            raise ShapeError(f"{op}: index {index.shape} is larger than src {src.shape} in some dim")
+        src = src.shrink([(0, i) for i in index.shape]).cast(self.dtype)
+        mask = index.unsqueeze(-1).eq(Tensor.arange(self.shape[dim], device=self.device))
+        return dim, src.unsqueeze(-1), mask
+
+    def _post_scatter(self, dim: int, reduced: Tensor, fill: Scalar) -> Tensor:
+        """(index.shape with dim 1, plus the target axis) -> self.shape, padding untouched positions with fill."""
+        out = reduced.transpose(dim, -1).squeeze(-1)
+        return out.pad([(0, s - o) for s, o in zip(self.shape, out.shape)], value=fill)
+
+    def scatter(self, dim: int, index: Tensor, src: TensorLike, reduce: str | None = None) -> Tensor:
+        """Write src into a copy of self at index along dim (reduce None, "add" or "multiply"); the last duplicate
+        wins. `Tensor([0, 0, 0]).scatter(0, Tensor([2]), Tensor([7])).tolist()` -> [0, 0, 7]"""
+        dim, src, mask = self._pre_scatter(dim, index, src, "scatter")
+        if reduce == "add":
+            return self + self._post_scatter(dim, mask.where(src, 0).sum(dim, keepdim=True, dtype=self.dtype), 0)
+        if reduce == "multiply":
+            return self * self._post_scatter(dim, mask.where(src, 1).prod(dim, keepdim=True, dtype=self.dtype), 1)
+        if reduce is not None:
+            raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
+        position = Tensor.arange(index.shape[dim], device=self.device).reshape(
+            (1,) * dim + (index.shape[dim],) + (1,) * (index.ndim - dim)
+        )
+        last = mask.where(position, -1).max(dim, keepdim=True)
+        chosen = mask & position.eq(last)
+        value = chosen.where(src, 0).sum(dim, keepdim=True, dtype=self.dtype)
+        hit = self._post_scatter(dim, mask.any(dim, keepdim=True), False)
+        return hit.where(self._post_scatter(dim, value, 0), self)
+
+    def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, include_self: bool = True) -> Tensor:
+        """Reduce src into self at index along dim: reduce is "sum", "prod", "mean", "amax" or "amin".
+
+        `Tensor([1, 1]).scatter_reduce(0, Tensor([0, 0]), Tensor([2, 3]), "sum").tolist()` -> [6, 1]"""
+        if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+            raise ValueError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, got {reduce!r}")
+        dim, src, mask = self._pre_scatter(dim, index, src, "scatter_reduce")
+        hit = self._post_scatter(dim, mask.any(dim, keepdim=True), False)
+        if reduce in ("sum", "mean"):
+            total = self._post_scatter(dim, mask.where(src, 0).sum(dim, keepdim=True, dtype=self.dtype), 0)
+            if reduce == "sum":
+                return hit.where(total + self, self) if include_self else hit.where(total, self)
+            count = self._post_scatter(dim, mask.sum(dim, keepdim=True), 0) + int(include_self)
+            total = total + self if include_self else total
+            mean = total / count if dtypes.is_float(self.dtype) else total._floordiv(count.cast(self.dtype))
+            return hit.where(mean, self)
+        if reduce == "prod":
+            product = self._post_scatter(dim, mask.where(src, 1).prod(dim, keepdim=True, dtype=self.dtype), 1)
+            return hit.where(product * self, self) if include_self else hit.where(product, self)
+        fill = dtypes.min(self.dtype) if reduce == "amax" else dtypes.max(self.dtype)
+        sign = 1 if reduce == "amax" else -1
+        extreme = sign * (sign * mask.where(src, fill)).max(dim, keepdim=True)
+        extreme = self._post_scatter(dim, extreme, fill)
+        if include_self:
+            extreme = extreme.maximum(self) if reduce == "amax" else extreme.minimum(self)
+        return hit.where(extreme, self)
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        """The elements where mask is True, as a 1-D tensor (realizes the mask to learn the length).
+
+        `Tensor([1, 2, 3]).masked_select(Tensor([True, False, True])).tolist()` -> [1, 3]"""
+        x, keep = self._broadcasted(mask, op="masked_select", match_dtype=False)
+        flat = x.flatten()
+        positions = np.flatnonzero(keep.cast(dtypes.bool).numpy())
+        if positions.size == 0:
+            return flat.shrink(((0, 0),))
+        return flat[Tensor(positions.astype(np.int32), device=self.device)]
+
+    def _tri(self, diagonal: int, upper: bool) -> Tensor:
+        if self.ndim < 2:
+            raise ShapeError(f"{'triu' if upper else 'tril'}: needs at least 2 dims, got shape {self.shape}")
+        rows, cols = self.shape[-2:]
+        offset = Tensor.arange(cols, device=self.device).reshape(1, cols) - Tensor.arange(
+            rows, device=self.device
+        ).reshape(rows, 1)
+        keep = offset.ge(diagonal) if upper else offset.le(diagonal)
+        return keep.where(self, self.zeros_like())
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """Zero below the diagonal. `Tensor.ones(2, 2).triu().tolist()` -> [[1.0, 1.0], [0.0, 1.0]]"""
+        return self._tri(diagonal, upper=True)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """Zero above the diagonal. `Tensor.ones(2, 2).tril().tolist()` -> [[1.0, 0.0], [1.0, 1.0]]"""
+        return self._tri(diagonal, upper=False)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The diagonal of two dims, as a new last dim (a view).
+
+        `Tensor([[1, 2], [3, 4]]).diagonal().tolist()` -> [1, 4]"""
+        a, b = self._axis(dim1), self._axis(dim2)
+        if a == b:
+            raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        rest = [d for d in range(self.ndim) if d not in (a, b)]
+        x = self.permute(rest + [a, b])
+        rows, cols = x.shape[-2:]
+        keep: list[tuple[int, int] | None] = [None] * len(rest)
+        row_bounds = (min(-offset, rows), rows) if offset < 0 else (0, rows)
+        col_bounds = (min(offset, cols), cols) if offset > 0 else (0, cols)
+        x = x.shrink(keep + [row_bounds, col_bounds])
+        m = min(x.shape[-2:])
+        prefix = x.shape[:-2]
+        if m == 0:
+            return x.shrink(keep + [(0, 0), (0, 1)] if x.shape[-1] else keep + [(0, 0), (0, 0)]).reshape(prefix + (0,))
+        # every (m+1)-th element of the flattened square lies on its diagonal
+        x = x.shrink(keep + [(0, m), (0, m)]).reshape(prefix + (m * m,)).pad(keep + [(0, m)])
+        return x.reshape(prefix + (m, m + 1)).shrink(keep + [(0, m), (0, 1)]).reshape(prefix + (m,))
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """1-D -> a square matrix with self on a diagonal (tinygrad); 2-D -> its diagonal (PyTorch's extension).
+
+        `Tensor([1, 2]).diag().tolist()` -> [[1, 0], [0, 2]]"""
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise ShapeError(f"diag: needs a 1-D or 2-D tensor, got shape {self.shape}")
+        n = self.shape[0]
+        square = self.unsqueeze(-1).pad(((0, 0), (0, n))).reshape(n * (n + 1))[: n * n].reshape(n, n)
+        k = abs(diagonal)
+        return square.pad(((0, k), (k, 0)) if diagonal >= 0 else ((k, 0), (0, k)))
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        """Rotate elements along dims (all of them, flattened, when dims is None).
+
+        `Tensor([1, 2, 3]).roll(1).tolist()` -> [3, 1, 2]"""
+        if dims is None:
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shift_list = [shifts] if isinstance(shifts, int) else list(shifts)
+        dim_list = [dims] if isinstance(dims, int) else list(dims)
+        if len(shift_list) != len(dim_list):
+            raise ValueError(f"roll: {len(shift_list)} shifts for {len(dim_list)} dims")
+        x = self
+        for shift, dim in zip(shift_list, dim_list):
+            dim = x._axis(dim)
+            size = x.shape[dim]
+            shift = shift % size if size else 0
+            if shift:
+                head = x.shrink([(size - shift, size) if d == dim else None for d in range(x.ndim)])
+                tail = x.shrink([(0, size - shift) if d == dim else None for d in range(x.ndim)])
+                x = head.cat(tail, dim=dim)
+        return x
+
+    def repeat_interleave(self, repeats: int, dim: int | None = None) -> Tensor:
+        """Repeat each element in place. `Tensor([1, 2]).repeat_interleave(2).tolist()` -> [1, 1, 2, 2]"""
+        x = self.flatten() if dim is None else self
+        axis = 0 if dim is None else x._axis(dim)
+        expanded = x.unsqueeze(axis + 1).expand(x.shape[: axis + 1] + (repeats,) + x.shape[axis + 1 :])
+        return expanded.flatten(axis, axis + 1)
+
+    def meshgrid(self, *args: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
+        """Coordinate grids from 1-D tensors ("ij" or "xy" indexing).
+
+        `[t.tolist() for t in Tensor([1, 2]).meshgrid(Tensor([3]))]` -> [[[1], [2]], [[3], [3]]]"""
+        if indexing not in ("ij", "xy"):
+            raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        tensors = (self, *args)
+        shape = [t.numel() for t in tensors]
+        positions = list(range(len(tensors)))
+        if indexing == "xy" and len(tensors) >= 2:
+            shape[0], shape[1] = shape[1], shape[0]
+            positions[0], positions[1] = 1, 0
+        grids = []
+        for t, position in zip(tensors, positions):
+            view = [1] * len(tensors)
+            view[position] = t.numel()
+            grids.append(t.reshape(view).expand(shape))
+        return tuple(grids)
+
+    def rearrange(self, formula: str, **sizes: int) -> Tensor:
+        """einops-style reshape and permute by dim names, with (groups) and "..."; sizes name split dims.
+
+        `Tensor.ones(2, 3, 4).rearrange("a b c -> c (a b)").shape` -> (4, 6)"""
+        lhs, arrow, rhs = formula.partition("->")
+        if not arrow:
+            raise ValueError(f"rearrange: formula {formula!r} needs '->'")
+        if lhs.count("...") > 1:
+            raise ValueError(f"rearrange: {formula!r} has more than one '...' on the left")
+        named = len(_einops_groups(lhs, []))
+        ellipsis = [f"...{i}" for i in range(self.ndim - named)] if "..." in lhs else []
+        left, right = _einops_groups(lhs, ellipsis), _einops_groups(rhs, ellipsis)
+        if len(left) != self.ndim:
+            raise ShapeError(f"rearrange: {lhs.strip()!r} names {len(left)} dims, the tensor has shape {self.shape}")
+        known = dict(sizes)
+        for group, size in zip(left, self.shape):
+            unknown = [name for name in group if name not in known]
+            product = _prod([known[name] for name in group if name in known])
+            if len(unknown) > 1 or (unknown and (product == 0 or size % product)):
+                raise ShapeError(f"rearrange: can't split dim of size {size} into {group} (give sizes by name)")
+            if unknown:
+                known[unknown[0]] = size // product
+            elif product != size:
+                raise ShapeError(f"rearrange: group {group} has size {product}, but the dim has size {size}")
+        names = [name for group in left for name in group]
+        out_names = [name for group in right for name in group]
+        if sorted(names) != sorted(out_names):
+            raise ValueError(f"rearrange: {formula!r} must use the same names on both sides")
+        x = self.reshape([known[name] for name in names]).permute([names.index(name) for name in out_names])
+        return x.reshape([_prod([known[name] for name in group]) for group in right])
+
+    # --- sorting ---
+    def sort(self, dim: int = -1, descending: bool = False) -> tuple[Tensor, Tensor]:
+        """Sorted values and their int32 indices (stable: ties keep their order) along dim, by a bitonic network.
+
+        `Tensor([3, 1, 2]).sort()[0].tolist()` -> [1, 2, 3]"""
+        if self.ndim == 0 or self.shape[self._axis(dim)] <= 1:
+            return self, self.zeros_like(dtype=dtypes.int32)
+        dim = self._axis(dim)
+        x = self.transpose(dim, -1)
+        n = x.shape[-1]
+        if x.dtype == dtypes.bool:
+            values, order = self.cast(dtypes.uint8).sort(dim, descending)
+            return values.cast(dtypes.bool), order
+        size = 1 << (n - 1).bit_length()
+        lead = [(0, 0)] * (x.ndim - 1)
+        # padding sorts last either way: it is the extreme value and, among equals, has the largest index
+        values = x.pad(lead + [(0, size - n)], value=dtypes.min(x.dtype) if descending else dtypes.max(x.dtype))
+        index = Tensor.arange(size, device=self.device, dtype=dtypes.int32).expand(values.shape)
+        stages = size.bit_length() - 1
+        for stage in range(1, stages + 1):
+            values, index = _bitonic_step(values, index, 1 << stage, True, descending)
+            for sub in range(stage - 1, 0, -1):
+                values, index = _bitonic_step(values, index, 1 << sub, False, descending)
+        keep = [None] * (x.ndim - 1) + [(0, n)]
+        return values.shrink(keep).transpose(dim, -1), index.shrink(keep).transpose(dim, -1)
+
+    def argsort(self, dim: int = -1, descending: bool = False) -> Tensor:
+        """int32 indices that sort along dim. `Tensor([3, 1, 2]).argsort().tolist()` -> [1, 2, 0]"""
+        return self.sort(dim, descending)[1]
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted_: bool = True) -> tuple[Tensor, Tensor]:
+        """The k largest (or smallest) values and their int32 indices along dim, sorted.
+
+        `Tensor([1, 3, 2]).topk(2)[0].tolist()` -> [3, 2]"""
+        dim = self._axis(dim)
+        if not 0 <= k <= (self.shape[dim] if self.ndim else 1):
+            raise ValueError(f"topk: k={k} is out of range for dim {dim} of shape {self.shape}")
+        values, index = self.sort(dim, descending=largest)
+        keep = [(0, k) if d == dim else None for d in range(self.ndim)]
+        return values.shrink(keep), index.shrink(keep)
+
+    # --- einsum ---
+    @staticmethod
+    def einsum(formula: str, *operands: Tensor | Sequence[Tensor], dtype: DType | str | None = None) -> Tensor:
+        """Einstein summation with "->" (or numpy's implicit output), "..." and repeated letters (diagonals).
+
+        `Tensor.einsum("ij,j->i", Tensor([[1, 2], [3, 4]]), Tensor([1, 1])).tolist()` -> [3, 7]"""
+        tensors: list[Tensor] = (
+            list(operands[0]) if len(operands) == 1 and not isinstance(operands[0], Tensor) else list(operands)
+        )  # type: ignore[arg-type]
+        formula = formula.replace(" ", "")
+        lhs, arrow, rhs = formula.partition("->")
+        terms = lhs.split(",")
+        if len(terms) != len(tensors):
+            raise ValueError(f"einsum: {formula!r} names {len(terms)} operands, got {len(tensors)}")
+        # "..." becomes letters the formula doesn't use, right-aligned across operands
+        spare = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba" if c not in formula]
+        widths = [t.ndim - len(term.replace("...", "")) if "..." in term else 0 for term, t in zip(terms, tensors)]
+        ellipsis = "".join(spare[: max(widths, default=0)])[::-1]
+        terms = [term.replace("...", ellipsis[len(ellipsis) - w :] if w else "") for term, w in zip(terms, widths)]
+        if arrow:
+            output = rhs.replace("...", ellipsis)
+        else:
+            letters = "".join(terms)
+            output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
+        order = list(output) + sorted({c for term in terms for c in term} - set(output))
+        aligned = []
+        for term, t in zip(terms, tensors):
+            if len(term) != t.ndim:
+                raise ShapeError(f"einsum: operand {term!r} of {formula!r} has shape {t.shape} ({t.ndim} dims)")
+            while len(set(term)) < len(term):  # a repeated letter: take that diagonal
+                letter = next(c for c in term if term.count(c) > 1)
+                first = term.index(letter)
+                second = term.index(letter, first + 1)
+                t = t.diagonal(0, first, second)
+                term = term[:first] + term[first + 1 : second] + term[second + 1 :] + letter
+            t = t.permute([term.index(c) for c in order if c in term])
+            aligned.append(
+                t.reshape([t.shape[[c for c in order if c in term].index(c)] if c in term else 1 for c in order])
+            )
+        product = aligned[0]
+        for t in aligned[1:]:
+            product = product * t
+        summed = tuple(range(len(output), len(order)))
+        kind = to_dtype(dtype) if dtype is not None else None
+        out = product.sum(summed, dtype=kind) if summed else product
+        return out.cast(kind) if kind is not None else out
+
+    # --- losses ---
+    def _do_reduction(self, reduction: str) -> Tensor:
+        if reduction == "mean":
+            return self.mean()
+        if reduction == "sum":
+            return self.sum()
+        if reduction == "none":
+            return self
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+    def _class_onehot(self, target: Tensor, class_dim: int, op: str) -> Tensor:
+        """A bool one-hot of integer class indices, shaped like self (classes along class_dim)."""
+        expected = self.shape[:class_dim] + self.shape[class_dim + 1 :]
+        if target.shape != expected:
+            raise ShapeError(f"{op}: target {target.shape} should have shape {expected} for input {self.shape}")
+        if dtypes.is_float(target.dtype):
+            raise TypeError(f"{op}: class-index targets must be integers, got {target.dtype}")
+        classes = self.shape[class_dim]
+        arange = Tensor.arange(classes, device=self.device).reshape((classes,) + (1,) * (self.ndim - class_dim - 1))
+        return target.unsqueeze(class_dim).eq(arange)
+
+    def cross_entropy(
+        self,
+        Y: Tensor,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        ignore_index: int = -100,
+    ) -> Tensor:
+        """Softmax cross entropy of logits (classes in dim 1, or dim 0 for 1-D) against class indices or class
+        probabilities (same shape as self). ignore_index (PyTorch's; index targets only) drops those entries.
+
+        `Tensor([[0.0, 0.0]]).cross_entropy(Tensor([1])).item()` -> 0.6931..."""
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        class_dim = 0 if self.ndim == 1 else 1
+        classes = self.shape[class_dim]
+        log_probs = self.log_softmax(class_dim)
+        if Y.shape == self.shape and dtypes.is_float(Y.dtype):
+            target = Y * (1 - label_smoothing) + label_smoothing / classes
+            return (-(log_probs * target).sum(class_dim))._do_reduction(reduction)
+        onehot = self._class_onehot(Y, class_dim, "cross_entropy")
+        keep = Y.ne(ignore_index)
+        picked = (log_probs * onehot).sum(class_dim)
+        loss = -((1 - label_smoothing) * picked + label_smoothing * log_probs.mean(class_dim)) * keep
+        return loss.sum() / keep.sum() if reduction == "mean" else loss._do_reduction(reduction)
+
+    def sparse_categorical_crossentropy(
+        self,
+        Y: Tensor,
+        ignore_index: int = -1,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",
+    ) -> Tensor:
+        """Softmax cross entropy of logits with classes in the LAST dim against integer labels (tinygrad's).
+
+        `Tensor([[0.0, 0.0]]).sparse_categorical_crossentropy(Tensor([1])).item()` -> 0.6931..."""
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(
+                f"sparse_categorical_crossentropy: label_smoothing must be in [0, 1], got {label_smoothing}"
+            )
+        log_probs = self.log_softmax(-1)
+        onehot = self._class_onehot(Y, self.ndim - 1, "sparse_categorical_crossentropy")
+        keep = Y.ne(ignore_index)
+        picked = (log_probs * onehot).sum(-1)
+        loss = -((1 - label_smoothing) * picked + label_smoothing * log_probs.mean(-1)) * keep
+        return loss.sum() / keep.sum() if reduction == "mean" else loss._do_reduction(reduction)
+
+    def nll_loss(
+        self,
+        Y: Tensor,
+        weight: Tensor | None = None,
+        ignore_index: int | None = None,
+        reduction: str = "mean",
+    ) -> Tensor:
+        """Negative log likelihood of log-probabilities (classes in dim 1) at integer labels; "mean" divides by the
+        total weight. `Tensor([[-1.0, -2.0]]).nll_loss(Tensor([1])).item()` -> 2.0"""
+        class_dim = 0 if self.ndim == 1 else 1
+        onehot = self._class_onehot(Y, class_dim, "nll_loss")
+        if weight is None:
+            sample_weight = onehot.any(class_dim).where(1.0, 0.0)
+        else:
+            if weight.shape != (self.shape[class_dim],):
+                raise ShapeError(f"nll_loss: weight {weight.shape} should have shape ({self.shape[class_dim]},)")
+            per_class = weight.reshape((weight.shape[0],) + (1,) * (self.ndim - class_dim - 1))
+            sample_weight = (onehot * per_class).sum(class_dim)
+        if ignore_index is not None:
+            sample_weight = sample_weight * Y.ne(ignore_index)
+        loss = -(self * onehot).sum(class_dim) * sample_weight
+        return loss.sum() / sample_weight.sum() if reduction == "mean" else loss._do_reduction(reduction)
+
+    def binary_crossentropy(self, Y: Tensor, reduction: str = "mean") -> Tensor:
+        """-(Y log p + (1 - Y) log(1 - p)) of probabilities, each log clamped at -100 like PyTorch.
+
+        `Tensor([0.5]).binary_crossentropy(Tensor([1.0])).item()` -> 0.6931..."""
+        loss = -(Y * self.log().maximum(-100) + (1 - Y) * (1 - self).log().maximum(-100))
+        return loss._do_reduction(reduction)
+
+    def binary_crossentropy_logits(
+        self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None
+    ) -> Tensor:
+        """binary_crossentropy of sigmoid(self), computed stably from the logits.
+
+        `Tensor([0.0]).binary_crossentropy_logits(Tensor([1.0])).item()` -> 0.6931..."""
+        positive = Y * self.logsigmoid() if pos_weight is None else pos_weight * Y * self.logsigmoid()
+        return (-(positive + (1 - Y) * (-self).logsigmoid()))._do_reduction(reduction)
+
+    def mse_loss(self, target: Tensor, reduction: str = "mean") -> Tensor:
+        """Mean squared error (PyTorch's name; tinygrad has none).
+
+        `Tensor([1.0, 3.0]).mse_loss(Tensor([0.0, 0.0])).item()` -> 5.0"""
+        return (self - target).square()._do_reduction(reduction)
+
+    def l1_loss(self, target: Tensor, reduction: str = "mean") -> Tensor:
+        """Mean absolute error (PyTorch's name). `Tensor([1.0, -3.0]).l1_loss(Tensor([0.0, 0.0])).item()` -> 2.0"""
+        return (self - target).abs()._do_reduction(reduction)
+
+    def smooth_l1_loss(self, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+        """Quadratic below beta, linear above (PyTorch's name). `Tensor([0.5, 3.0]).smooth_l1_loss(Tensor([0.0, 0.0]))`
+        -> 1.3125"""
+        diff = (self - target).abs()
+        if beta == 0:
+            return diff._do_reduction(reduction)
+        return diff.lt(beta).where(0.5 * diff * diff / beta, diff - 0.5 * beta)._do_reduction(reduction)
+
+    def huber_loss(self, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+        """Quadratic below delta, delta * (|d| - delta / 2) above (PyTorch's name).
+
+        `Tensor([3.0]).huber_loss(Tensor([0.0])).item()` -> 2.5"""
+        diff = (self - target).abs()
+        return diff.lt(delta).where(0.5 * diff * diff, delta * (diff - 0.5 * delta))._do_reduction(reduction)
+
+    # --- initialisers ---
+    @staticmethod
+    def _init(shape: tuple[int, ...], low: float, high: float, normal_std: float | None, **kwargs: Any) -> Tensor:
+        """A fresh leaf: drawn without autodiff, then requires_grad set as asked (arithmetic would make a non-leaf)."""
+        requires_grad = kwargs.pop("requires_grad", None)
+        kind = to_dtype(kwargs.pop("dtype", None) or dtypes.default_float)
+        if normal_std is None:
+            out = Tensor.uniform(*shape, low=low, high=high, dtype=kind, **kwargs)
+        else:
+            out = Tensor.normal(*shape, mean=0.0, std=normal_std, dtype=kind, **kwargs)
+        out = Tensor(out.lazydata, device=out.device)
+        out.requires_grad = requires_grad
+        return out
+
+    @staticmethod
+    def scaled_uniform(*shape: Any, **kwargs: Any) -> Tensor:
+        """Uniform in [-1, 1) / sqrt(numel). `Tensor.scaled_uniform(2, 3).shape` -> (2, 3)"""
+        shape = _argfix(*shape)
+        bound = _prod(shape) ** -0.5
+        return Tensor._init(shape, -bound, bound, None, **kwargs)
+
+    @staticmethod
+    def glorot_uniform(*shape: Any, **kwargs: Any) -> Tensor:
+        """Xavier/Glorot uniform: bound sqrt(6 / (shape[0] + prod(shape[1:]))). `Tensor.glorot_uniform(2, 3).shape` ->
+        (2, 3)"""
+        shape = _argfix(*shape)
+        bound = (6 / (shape[0] + _prod(shape[1:]))) ** 0.5
+        return Tensor._init(shape, -bound, bound, None, **kwargs)
+
+    @staticmethod
+    def kaiming_uniform(*shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
+        """He uniform with fan_in = prod(shape[1:]) (tinygrad's default a=0.01). `Tensor.kaiming_uniform(2, 3).shape`
+        -> (2, 3)"""
+        shape = _argfix(*shape)
+        bound = math.sqrt(3.0) * math.sqrt(2.0 / (1 + a**2)) / math.sqrt(_prod(shape[1:]))
+        return Tensor._init(shape, -bound, bound, None, **kwargs)
+
+    @staticmethod
+    def kaiming_normal(*shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
+        """He normal with fan_in = prod(shape[1:]) (tinygrad's default a=0.01). `Tensor.kaiming_normal(2, 3).shape`
+        -> (2, 3)"""
+        shape = _argfix(*shape)
+        std = math.sqrt(2.0 / (1 + a**2)) / math.sqrt(_prod(shape[1:]))
+        return Tensor._init(shape, 0.0, 0.0, std, **kwargs)
+
+    @staticmethod
+    def randperm(n: int, **kwargs: Any) -> Tensor:
+        """A random permutation of 0..n-1 (int32). `sorted(Tensor.randperm(3).tolist())` -> [0, 1, 2]"""
+        kind = kwargs.pop("dtype", dtypes.int32)
+        return Tensor(Tensor._rng.permutation(n).astype(np.int32), dtype=kind, **kwargs)
+
+    # --- small extras ---
+    def var_mean(
+        self, axis: int | Sequence[int] | None = None, keepdim: bool = False, correction: int = 1
+    ) -> tuple[Tensor, Tensor]:
+        """(var, mean) in one call. `[t.item() for t in Tensor([1.0, 3.0]).var_mean()]` -> [2.0, 2.0]"""
+        return self.var(axis, keepdim, correction), self.mean(axis, keepdim)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set requires_grad in place and return self. `Tensor([1.0]).requires_grad_().requires_grad` -> True"""
+        self.requires_grad = requires_grad
+        return self
 
     # --- operators ---
     def __neg__(self) -> Tensor:
@@ -1265,3 +2476,111 @@ def no_grad() -> Iterator[None]:
         yield
     finally:
         Tensor.no_grad = previous
+
+
+# --- helpers of the functional ops ---
+_SCAN_BLOCK = 64  # cumsum & co. split longer axes into blocks of this many elements
+
+
+def _einops_groups(side: str, ellipsis: list[str]) -> list[list[str]]:
+    """ "b (h w) c" -> [["b"], ["h", "w"], ["c"]], one group per dim; a lone "..." becomes one group per name in
+    `ellipsis`, a "..." inside parentheses adds those names to its group."""
+    groups: list[list[str]] = []
+    current: list[str] | None = None
+    for token in side.replace("(", " ( ").replace(")", " ) ").split():
+        names = ellipsis if token == "..." else [token]
+        if token == "(":
+            if current is not None:
+                raise ValueError(f"rearrange: nested parentheses in {side!r}")
+            current = []
+        elif token == ")":
+            if current is None:
+                raise ValueError(f"rearrange: unbalanced ')' in {side!r}")
+            groups.append(current)
+            current = None
+        elif current is not None:
+            current.extend(names)
+        else:
+            groups.extend([name] for name in names)
+    if current is not None:
+        raise ValueError(f"rearrange: unbalanced '(' in {side!r}")
+    return groups
+
+
+def _int_tuple(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * n
+    out = tuple(int(v) for v in value)
+    if len(out) != n:
+        raise ValueError(f"{name} {tuple(value)} should have {n} entries, one per spatial dim")
+    return out
+
+
+def _pool_pads(padding: Any, dims: int, kernel: Sequence[int], dilation: Sequence[int]) -> list[tuple[int, int]]:
+    """(before, after) per spatial dim from an int, one int per dim, pairs per dim, a flat PyTorch-pad tuple
+    (left, right, top, bottom: last dim first), or "valid" / "same" (PyTorch's split: the extra cell goes after)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0)] * dims
+        if padding == "same":
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return [(t // 2, t - t // 2) for t in totals]
+        raise ValueError(f"padding must be 'valid', 'same' or numbers, got {padding!r}")
+    if isinstance(padding, int):
+        return [(padding, padding)] * dims
+    items = list(padding)
+    if len(items) == dims and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in items):
+        return [(int(lo), int(hi)) for lo, hi in items]
+    if len(items) == dims and all(isinstance(p, int) for p in items):
+        return [(p, p) for p in items]
+    if len(items) == 2 * dims and all(isinstance(p, int) for p in items):
+        return [(items[2 * i], items[2 * i + 1]) for i in range(dims)][::-1]
+    raise ValueError(
+        f"padding {padding!r} should be an int, {dims} ints, {dims} (before, after) pairs or {2 * dims} ints"
+    )
+
+
+def _interpolation_matrix(n_in: int, n_out: int, mode: str, align_corners: bool) -> np.ndarray:
+    """(n_out, n_in) weights: output position r is sum_c matrix[r, c] * input[c], with PyTorch's source positions."""
+    matrix = np.zeros((n_out, n_in), np.float32)
+    rows = np.arange(n_out)
+    if mode == "linear":
+        if align_corners:
+            src = rows * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+        else:
+            src = np.maximum((rows + 0.5) * (n_in / n_out) - 0.5, 0.0)
+        low = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+        high = np.minimum(low + 1, n_in - 1)
+        fraction = src - low
+        np.add.at(matrix, (rows, low), 1 - fraction)
+        np.add.at(matrix, (rows, high), fraction)
+        return matrix
+    offset = np.float32(0.5 if mode == "nearest-exact" else 0.0)
+    # float32 arithmetic, as PyTorch does it, so ties round the same way
+    src = np.floor((rows.astype(np.float32) + offset) * np.float32(n_in / n_out)).astype(np.int64)
+    matrix[rows, np.minimum(src, n_in - 1)] = 1
+    return matrix
+
+
+def _bitonic_step(values: Tensor, index: Tensor, block: int, mirror: bool, descending: bool) -> tuple[Tensor, Tensor]:
+    """One layer of a bitonic sorting network over the last dim: a compare-exchange inside every block of `block`
+    elements, pairing i with i + block/2, or with block-1-i when `mirror` (that merges two sorted halves).
+    Ties are ordered by index, so the network sorts (value, index) pairs: a stable sort."""
+    shape = values.shape
+    split = shape[:-1] + (shape[-1] // block, 2, block // 2)
+    lead: list[tuple[int, int] | None] = [None] * (len(split) - 2)
+    v, i = values.reshape(split), index.reshape(split)
+    v_a, v_b = v.shrink([*lead, (0, 1), None]), v.shrink([*lead, (1, 2), None])
+    i_a, i_b = i.shrink([*lead, (0, 1), None]), i.shrink([*lead, (1, 2), None])
+    if mirror:
+        v_b, i_b = v_b.flip(-1), i_b.flip(-1)
+    after = v_b.gt(v_a) if descending else v_a.gt(v_b)
+    swap = after | (v_a.eq(v_b) & i_a.gt(i_b))
+    first_v, second_v = swap.where(v_b, v_a), swap.where(v_a, v_b)
+    first_i, second_i = swap.where(i_b, i_a), swap.where(i_a, i_b)
+    if mirror:
+        second_v, second_i = second_v.flip(-1), second_i.flip(-1)
+    # a kernel boundary per layer, forward and backward: inlined, each layer would read the previous one twice
+    values = first_v.cat(second_v, dim=-2).reshape(shape).contiguous().contiguous_backward()
+    index = first_i.cat(second_i, dim=-2).reshape(shape).contiguous()
+    return values, index
