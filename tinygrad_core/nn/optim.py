@@ -1,0 +1,328 @@
+"""Optimizers (SGD, Adam, AdamW, LAMB) and learning-rate schedulers, with tinygrad's names and signatures.
+
+An optimizer takes a list of Tensors, or of models/objects holding them (`Adam([model])` trains every tensor of
+model). step() computes each update lazily, writes it into the parameter's own memory with Tensor.assign, and
+realizes everything in one schedule. Like tinygrad, the learning rate is a Tensor (`opt.lr`), so a scheduler or the
+JIT can change it in place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from tinygrad_core.dtype import dtypes
+from tinygrad_core.nn.state import get_parameters
+from tinygrad_core.tensor import Tensor
+
+__all__ = [
+    "LAMB",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "MultiStepLR",
+    "Optimizer",
+    "OptimizerGroup",
+    "StepLR",
+]
+
+
+def _collect(params: Any) -> tuple[list[Tensor], list[Tensor]]:
+    """(trainable tensors, buffers): buffers are tensors found inside models with requires_grad=False."""
+    if isinstance(params, Tensor) or isinstance(params, Mapping) or not isinstance(params, Iterable):
+        params = [params]
+    trainable: list[Tensor] = []
+    buffers: list[Tensor] = []
+    seen: set[int] = set()
+    for index, item in enumerate(params):
+        if isinstance(item, Tensor):
+            if item.requires_grad is False:
+                raise ValueError(
+                    f"optimizer: params[{index}] (shape {item.shape}) has requires_grad=False, so it would never be "
+                    "updated; set requires_grad=True, leave it out, or pass the model itself (`Adam([model])`), "
+                    "which updates its trainable tensors and keeps buffers such as BatchNorm statistics as they are"
+                )
+            found = [item]
+        else:
+            found = get_parameters(item)
+            if not found:
+                raise TypeError(f"optimizer: params[{index}] is a {type(item).__name__} that holds no Tensor")
+        for tensor in found:
+            if id(tensor) in seen:
+                continue
+            seen.add(id(tensor))
+            if tensor.requires_grad is None:  # tinygrad: a tensor handed to an optimizer becomes trainable
+                tensor.requires_grad = True
+            (trainable if tensor.requires_grad else buffers).append(tensor)
+    if not trainable:
+        raise ValueError(
+            f"optimizer: nothing to train: the {len(buffers)} tensor(s) given all have requires_grad=False"
+        )
+    return trainable, buffers
+
+
+def _state_like(tensor: Tensor) -> Tensor:
+    """Zeros shaped like a parameter, realized now so the optimizer's state keeps one buffer for its whole life."""
+    return (
+        Tensor.zeros(*tensor.shape, dtype=tensor.dtype, device=tensor.device, requires_grad=False)
+        .contiguous()
+        .realize()
+    )
+
+
+def _scalar(value: float, device: str) -> Tensor:
+    return Tensor([value], dtype=dtypes.float32, device=device, requires_grad=False).contiguous().realize()
+
+
+class Optimizer:
+    """Base class: holds the parameters, the learning rate Tensor, zero_grad() and step(); subclasses write _step()."""
+
+    def __init__(self, params: Any, lr: float):
+        self.params, self.buffers = _collect(params)
+        self.device = self.params[0].device
+        self.lr = _scalar(lr, self.device)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients: the next backward() starts from zero."""
+        for param in self.params:
+            param.grad = None
+
+    def step(self) -> None:
+        """Update every parameter from its .grad, in place, and realize the parameters and the optimizer's state."""
+        Tensor.realize(*self.schedule_step())
+
+    def schedule_step(self) -> list[Tensor]:
+        """The tensors step() realizes, with their updates assigned but not yet computed (to fuse with other work)."""
+        if not Tensor.training:
+            raise RuntimeError(
+                f"{type(self).__name__}.step() needs training mode: set Tensor.training = True "
+                "(or use `with Tensor.train():`) before the forward pass"
+            )
+        for index, param in enumerate(self.params):
+            if param.grad is None:
+                raise RuntimeError(
+                    f"{type(self).__name__}.step(): parameter {index} (shape {param.shape}) has no .grad; call "
+                    "loss.backward() first, and check that the loss depends on this parameter"
+                )
+        return [*self._step(), *self.params, *self.buffers]
+
+    def _lr(self, device: str) -> Tensor:
+        return self.lr.to(device).reshape(())
+
+    def _step(self) -> list[Tensor]:
+        """Assign the update of every parameter; return the optimizer state tensors to realize with them."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _step")
+
+
+class OptimizerGroup(Optimizer):
+    """Several optimizers stepped as one (e.g. different learning rates for different parts of a model)."""
+
+    def __init__(self, *optimizers: Optimizer):
+        self.optimizers = optimizers
+        self.params = [param for opt in optimizers for param in opt.params]
+        self.buffers = [buffer for opt in optimizers for buffer in opt.buffers]
+
+    def __getitem__(self, index: int) -> Optimizer:
+        return self.optimizers[index]
+
+    def _step(self) -> list[Tensor]:
+        return [tensor for opt in self.optimizers for tensor in opt._step()]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
+
+    classic=False (tinygrad's default) scales the gradient by lr before it enters the momentum buffer; classic=True
+    scales after, as PyTorch does. The two agree while lr is constant and differ only once a scheduler changes it.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 0.001,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        classic: bool = False,
+    ):
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        super().__init__(params, lr)
+        self.momentum, self.wd, self.nesterov, self.classic = momentum, weight_decay, nesterov, classic
+        self.b = [_state_like(param) for param in self.params] if momentum else []
+
+    def _step(self) -> list[Tensor]:
+        for index, param in enumerate(self.params):
+            assert param.grad is not None
+            lr = self._lr(param.device)
+            grad = param.grad + self.wd * param.detach() if self.wd else param.grad
+            if not self.classic:
+                grad = grad * lr
+            if self.momentum:
+                buf = self.b[index].assign(self.momentum * self.b[index] + grad)
+                grad = grad + self.momentum * buf if self.nesterov else buf
+            if self.classic:
+                grad = grad * lr
+            param.assign(param.detach() - grad)
+        return self.b
+
+
+class LAMB(Optimizer):
+    """LAMB (layer-wise adaptive moments): Adam's update scaled per tensor by ||param|| / ||update||.
+
+    adam=True skips that trust ratio, which makes it Adam (weight_decay=0) or AdamW (weight_decay>0).
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 0.001,
+        b1: float = 0.9,
+        b2: float = 0.999,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        adam: bool = False,
+    ):
+        super().__init__(params, lr)
+        self.b1, self.b2, self.eps, self.wd, self.adam = b1, b2, eps, weight_decay, adam
+        # b1**t and b2**t for the bias correction, kept as tensors so the step count never becomes a constant
+        self.b1_t, self.b2_t = _scalar(1.0, self.device), _scalar(1.0, self.device)
+        self.m = [_state_like(param) for param in self.params]
+        self.v = [_state_like(param) for param in self.params]
+
+    def _step(self) -> list[Tensor]:
+        self.b1_t.assign(self.b1_t * self.b1)
+        self.b2_t.assign(self.b2_t * self.b2)
+        for index, param in enumerate(self.params):
+            assert param.grad is not None
+            grad = param.grad
+            m = self.m[index].assign(self.b1 * self.m[index] + (1.0 - self.b1) * grad)
+            v = self.v[index].assign(self.b2 * self.v[index] + (1.0 - self.b2) * grad.square())
+            m_hat = m / (1.0 - self.b1_t.to(param.device).reshape(()))
+            v_hat = v / (1.0 - self.b2_t.to(param.device).reshape(()))
+            update = m_hat / (v_hat.sqrt() + self.eps)
+            if self.wd:
+                update = update + self.wd * param.detach()
+            if not self.adam:
+                param_norm = param.detach().square().sum().sqrt()
+                update_norm = update.square().sum().sqrt()
+                ratio = (param_norm > 0).where((update_norm > 0).where(param_norm / update_norm, 1.0), 1.0)
+                update = update * ratio
+            param.assign(param.detach() - self._lr(param.device) * update)
+        return [self.b1_t, self.b2_t, *self.m, *self.v]
+
+
+class Adam(LAMB):
+    """Adam: `Adam([model], lr=0.001, b1=0.9, b2=0.999, eps=1e-8)`; matches torch.optim.Adam."""
+
+    def __init__(self, params: Any, lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
+        super().__init__(params, lr, b1, b2, eps, weight_decay=0.0, adam=True)
+
+
+class AdamW(LAMB):
+    """Adam with decoupled weight decay: matches torch.optim.AdamW."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 0.001,
+        b1: float = 0.9,
+        b2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ):
+        super().__init__(params, lr, b1, b2, eps, weight_decay=weight_decay, adam=True)
+
+
+# --- learning-rate schedulers ---
+class LRScheduler:
+    """PyTorch-style: call step() once per epoch (or per iteration) after optimizer.step(); it sets optimizer.lr.
+
+    Constructing a scheduler performs the first step (epoch 0, the optimizer's initial lr), as in PyTorch.
+    """
+
+    def __init__(self, optimizer: Optimizer):
+        self.optimizer = optimizer
+        self.base_lr = float(optimizer.lr.numpy()[0])
+        self.last_epoch = -1
+        self._last_lr = self.base_lr
+        self.step()
+
+    def get_lr(self) -> float:
+        """The learning rate for epoch self.last_epoch."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement get_lr")
+
+    def get_last_lr(self) -> list[float]:
+        """[the learning rate set by the last step()], a list like PyTorch's (one entry: one parameter group)."""
+        return [self._last_lr]
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        self._last_lr = float(self.get_lr())
+        self.optimizer.lr.assign(
+            Tensor([self._last_lr], dtype=self.optimizer.lr.dtype, device=self.optimizer.lr.device)
+        ).realize()
+
+
+class LambdaLR(LRScheduler):
+    """lr = base_lr * lr_lambda(epoch)."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float]):
+        self.lr_lambda = lr_lambda
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        return self.base_lr * self.lr_lambda(self.last_epoch)
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr * gamma ** (epoch // step_size)."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        if step_size <= 0:
+            raise ValueError(f"StepLR: step_size must be positive, got {step_size}")
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        return self.base_lr * self.gamma ** (self.last_epoch // self.step_size)
+
+
+class MultiStepLR(LRScheduler):
+    """lr = base_lr * gamma ** (number of milestones reached)."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1):
+        self.milestones, self.gamma = sorted(milestones), gamma
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        return self.base_lr * self.gamma ** sum(1 for milestone in self.milestones if milestone <= self.last_epoch)
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base_lr * gamma ** epoch."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        return self.base_lr * self.gamma**self.last_epoch
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2 (a cosine from base_lr down to eta_min)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 (PyTorch's name)
+        if T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
