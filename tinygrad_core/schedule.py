@@ -130,11 +130,18 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
                 realized.add(src.base)
 
     # rule 3: make ASSIGN values that read their own target through a view into kernels of their own
-    for base in bases:
+    for base in list(bases):
         if base.op is Ops.ASSIGN:
             reads = _KernelBuilder(base, realized, fused).reads
             if any(read.buffer is base.buffer and not st.contiguous for read, st in reads):
-                realized.add(base.srcs[0].base)
+                # NOTE: a new CONTIGUOUS node, not the value's base: that base may be the target itself
+                (value,) = base.srcs
+                copy = LazyBuffer(
+                    value.device, ShapeTracker.from_shape(value.shape), value.dtype, Ops.CONTIGUOUS, (value,)
+                )
+                base.srcs = (copy,)
+                bases.insert(bases.index(base), copy)
+                realized.add(copy)
 
     # rule 2: fuse a reduction forward into its only reader
     readers: dict[LazyBuffer, list[tuple[LazyBuffer, ShapeTracker]]] = {}
