@@ -71,7 +71,8 @@ class Flag(Generic[T]):
 # --- the flags ---
 # default device, "NAME[:INDEX]" such as "OPENCL:1"; empty: the highest-priority backend that can run here
 DEVICE: Flag[str] = Flag("DEVICE", "", str.strip)
-# verbosity, 0 (quiet) to 5; >= 2 prints each kernel as it runs, >= 3 also its IR
+# verbosity, 0 (quiet) to 5; >= 2 prints each kernel as it runs (compiled backends: also its own time and
+# GFLOP/s), >= 3 also its IR and plan, >= 4 the generated source
 DEBUG: Flag[int] = Flag("DEBUG", "0", _int)
 # 1: an uncaught TinygradError shows every frame, ours included (errors.install_excepthook)
 TINYGRAD_FULL_TRACEBACK: Flag[bool] = Flag("TINYGRAD_FULL_TRACEBACK", "0", _bool)
@@ -83,6 +84,10 @@ TINYGRAD_DISABLE_PLUGINS: Flag[tuple[str, ...]] = Flag("TINYGRAD_DISABLE_PLUGINS
 TINYGRAD_TRACE_PLUGINS: Flag[int] = Flag("TINYGRAD_TRACE_PLUGINS", "0", _int)
 # where compiled kernels are cached, keyed by a hash of their source
 CACHEDIR: Flag[str] = Flag("CACHEDIR", "~/.cache/tinygrad_core", os.path.expanduser)
+# compiled backends: >= 1 times that many candidate plans per new kernel and keeps the fastest (cached on disk)
+BEAM: Flag[int] = Flag("BEAM", "0", _int)
+# threads a CPU backend runs each kernel on; 0: every core this process may use
+THREADS: Flag[int] = Flag("THREADS", "0", _int)
 
 
 # --- convenience ---

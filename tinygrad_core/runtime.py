@@ -1,15 +1,25 @@
-"""Base classes a backend fills in (Allocator, Device) and Buffer, the core's handle on device memory."""
+"""Base classes a backend fills in (Allocator, Device; Compiler, Program, CompiledDevice) and Buffer, the core's
+handle on device memory. The compile cache lives here too."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import tempfile
 import weakref
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_core import flags
 from tinygrad_core.dtype import ALL_DTYPES, DType, dtypes
+from tinygrad_core.errors import DeviceError
 
 if TYPE_CHECKING:
+    from tinygrad_core.codegen.cstyle import CStyleRenderer
     from tinygrad_core.kernel import Kernel
 
 
@@ -38,6 +48,11 @@ class Device:
     dtypes: frozenset[DType] = frozenset(ALL_DTYPES) - {dtypes.bfloat16}
     # why each missing dtype is missing, shown in that error and in the conformance kit's skips
     missing_dtype_reason: str = "not supported by this backend"
+    # the largest buffer it can allocate, in bytes; None: as much as the host has. The kit sizes its tests by it.
+    max_buffer_size: int | None = None
+    # conformance-kit tests this backend is known to fail: {"level::test_name[params]" glob: reason}. The kit reports
+    # each match as an expected failure with the reason, and fails once it passes, so stale entries get noticed.
+    known_failures: dict[str, str] = {}  # noqa: RUF012 (read-only by convention; a backend replaces it)
 
     def __init__(self, name: str):
         self.name = name  # canonical "NAME:INDEX"
@@ -94,3 +109,127 @@ class Buffer:
 
     def __repr__(self) -> str:
         return f"<Buffer {self.device} {self.size} {self.dtype}>"
+
+
+# --- compiled backends: Compiler (source -> binary, cached on disk), Program (binary -> launches), CompiledDevice ---
+class CompileError(DeviceError):
+    """A generated kernel failed to compile; the message carries the compiler's own output."""
+
+
+class Compiler:
+    """Turns source into a binary. `compile_cached` keeps every result on disk under CACHEDIR, keyed by a hash of the
+    source, the compiler's `identity` (name, version, flags), so a changed compiler or flag never reuses a binary.
+
+    Entries are written to a temporary file and renamed into place (atomic on POSIX and Windows), so processes that
+    compile the same kernel at once each produce a whole entry and the last rename wins. Each entry starts with a
+    header holding the payload's length and SHA-256: a truncated or corrupted entry is detected and rebuilt.
+    """
+
+    identity: str = ""  # e.g. "clang 15.0.6 -O3 -march=native"; part of every cache key
+    _MAGIC = b"TGCC1\n"
+
+    def compile(self, src: str) -> bytes:
+        raise NotImplementedError
+
+    def cache_path(self, src: str) -> Path:
+        digest = hashlib.sha256(f"{self.identity}\0{src}".encode()).hexdigest()
+        return Path(flags.CACHEDIR.value) / "kernels" / digest[:2] / digest
+
+    def compile_cached(self, src: str) -> bytes:
+        path = self.cache_path(src)
+        cached = _read_entry(path, self._MAGIC)
+        if cached is not None:
+            return cached
+        binary = self.compile(src)
+        with contextlib.suppress(OSError):  # a read-only or full cache costs speed, never correctness
+            _write_entry(path, self._MAGIC, binary)
+        return binary
+
+
+def _read_entry(path: Path, magic: bytes) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    header = len(magic) + 8 + 32
+    if len(data) < header or not data.startswith(magic):
+        return None
+    length = int.from_bytes(data[len(magic) : len(magic) + 8], "little")
+    payload = data[header:]
+    if len(payload) != length or hashlib.sha256(payload).digest() != data[len(magic) + 8 : header]:
+        return None
+    return payload
+
+
+def _write_entry(path: Path, magic: bytes, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:16]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(magic + len(payload).to_bytes(8, "little") + hashlib.sha256(payload).digest() + payload)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def cached_blob(name: str, make: Callable[[], bytes]) -> bytes:
+    """A small on-disk cache entry under CACHEDIR (search results, ...), with the same integrity checks."""
+    path = Path(flags.CACHEDIR.value) / "blobs" / hashlib.sha256(name.encode()).hexdigest()
+    cached = _read_entry(path, Compiler._MAGIC)
+    if cached is None:
+        cached = make()
+        with contextlib.suppress(OSError):
+            _write_entry(path, Compiler._MAGIC, cached)
+    return cached
+
+
+class Program:
+    """One compiled kernel, ready to launch: `prog(handles, global_size, work)` runs it over `global_size` iterations
+    of its global loop (a CPU splits them across threads; a GPU launches one work item each). `work` estimates the
+    kernel's inner-loop iterations, so a CPU can keep small kernels on one thread."""
+
+    # threads per threadgroup the kernel was written for (a group reduction, lower.Plan.group): a GPU launches
+    # global_size * local_size threads in groups of exactly local_size; 1 for every other kernel
+    local_size: int = 1
+
+    def __init__(self, name: str, binary: bytes):
+        self.name, self.binary = name, binary
+
+    def __call__(self, handles: list[Any], global_size: int, work: int = 0) -> None:
+        raise NotImplementedError
+
+
+class CompiledDevice(Device):
+    """A device that renders each kernel to source, compiles it (cached on disk and in memory) and launches it.
+
+    A backend sets `renderer` and `compiler` (instances) and implements `make_program`; `run` does the rest."""
+
+    renderer: CStyleRenderer
+    compiler: Compiler
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self._programs: dict[Any, Any] = {}  # structural kernel key -> codegen.CompiledKernel
+
+    def make_program(self, name: str, binary: bytes) -> Program:
+        raise NotImplementedError
+
+    def run(self, kernel: Kernel, handles: list[Any]) -> None:
+        self.prepare(kernel, aliased=_aliased(handles))(self, handles)
+
+    def prepare(self, kernel: Kernel, aliased: bool = False) -> Callable[[CompiledDevice, list[Any]], None]:
+        """The compiled form of `kernel`, built on first use; call it as `compiled(device, handles)`. A JIT keeps
+        these to replay kernels without looking them up again. `aliased`: some buffer is passed twice."""
+        from tinygrad_core.codegen import compile_kernel, kernel_key
+
+        key = (kernel_key(kernel), aliased)
+        compiled = self._programs.get(key)
+        if compiled is None:
+            compiled = self._programs[key] = compile_kernel(self, kernel, noalias=not aliased)
+        return compiled
+
+
+def _aliased(handles: list[Any]) -> bool:
+    return len({id(h) for h in handles}) < len(handles)

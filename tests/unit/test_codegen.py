@@ -1,0 +1,143 @@
+"""The shared compiled-backend machinery without a device: index algebra, canonical loop spaces, lowering, the
+C-family renderer's override points and the compile cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinygrad_core import Tensor, flags
+from tinygrad_core.codegen import kernel_key
+from tinygrad_core.codegen.cstyle import CStyleRenderer
+from tinygrad_core.codegen.lower import Plan, U, canonicalize, lower
+from tinygrad_core.codegen.symbolic import NEVER, Div, Lin, in_range
+from tinygrad_core.dtype import dtypes
+from tinygrad_core.runtime import Compiler
+from tinygrad_core.schedule import create_schedule
+
+
+def kernel_of(out: Tensor):
+    return [item.kernel for item in create_schedule([out.lazydata]) if item.kernel is not None][-1]
+
+
+def cpu(*shape: int) -> Tensor:
+    return Tensor(np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape), device="CPU")
+
+
+# --- index algebra ---
+def test_division_by_the_stride_of_an_inner_index_vanishes():
+    i, j = Lin.var("i", 10), Lin.var("j", 8)
+    assert (i * 8 + j) // 8 == i
+    assert (i * 8 + j) % 8 == j
+    assert dict(((i * 8 + j) // 4).terms)[i.terms[0][0]] == 2  # 2*i + j//4
+
+
+def test_division_keeps_what_it_cannot_prove():
+    i = Lin.var("i", 100)
+    q = (i + 3) // 7
+    assert any(isinstance(atom, Div) for atom, _ in q.terms)
+    assert q.bounds == (0, 14)
+
+
+def test_nested_divisions_merge():
+    i = Lin.var("i", 1000)
+    assert (i // 4) // 5 == i // 20
+
+
+def test_conditions_that_always_or_never_hold():
+    i = Lin.var("i", 10)
+    assert in_range(i, 0, 10) == ()
+    assert in_range(i + 20, 0, 10) is NEVER
+    assert len(in_range(i, 2, 10)) == 1  # type: ignore[arg-type]
+
+
+# --- canonical loop space and lowering ---
+def test_contiguous_dims_merge_and_reduce_dims_go_last():
+    kernel = canonicalize(kernel_of(cpu(4, 6, 8).sum(1)))
+    assert kernel.full_shape == (4, 8, 6)  # the reduced dim moves last; (4, 8) are not neighbours in memory
+    assert kernel.reduce_axes == (2,)
+    kernel = canonicalize(kernel_of(cpu(4, 6, 8).sum(0)))
+    assert kernel.full_shape == (48, 4)  # (6, 8) walk memory as one output dim
+    assert kernel.reduce_axes == (1,)
+
+
+def test_structurally_equal_kernels_share_a_key():
+    assert kernel_key(kernel_of(cpu(4, 4) + 1)) == kernel_key(kernel_of(cpu(4, 4) + 1))
+    assert kernel_key(kernel_of(cpu(4, 4) + 1)) != kernel_key(kernel_of(cpu(4, 4) + 2))
+
+
+def test_plain_plan_is_one_loop_per_dim():
+    prog = lower(canonicalize(kernel_of(cpu(4, 6).sum(1))), Plan(), CStyleRenderer())
+    loops = [ins.arg for ins in prog.instrs if ins.op is U.LOOP]
+    assert [(kind, size) for _, size, kind in loops] == [("loop", 4), ("reduce", 6)]
+
+
+def test_plan_must_fit_the_loop_space():
+    kernel = canonicalize(kernel_of(cpu(10) * 2))
+    with pytest.raises(ValueError, match="does not fit"):
+        lower(kernel, Plan(upcast=(4,)), CStyleRenderer())
+
+
+def test_vector_lanes_load_contiguous_memory_as_one_vector():
+    kernel = canonicalize(kernel_of(cpu(64) * 2))
+    prog = lower(kernel, Plan(upcast=(8,), vector=0, width=8, parallel=0), CStyleRenderer())
+    loads = [ins for ins in prog.instrs if ins.op is U.LOAD]
+    assert [ins.width for ins in loads] == [8]
+    assert prog.global_size == 8
+
+
+def test_strided_lanes_become_scalar_loads():
+    kernel = canonicalize(kernel_of(cpu(16, 8).permute(1, 0) + 1))
+    prog = lower(kernel, Plan(upcast=(1, 8), vector=1, width=8), CStyleRenderer())
+    assert sum(ins.op is U.LOAD for ins in prog.instrs) == 8
+
+
+# --- the renderer's override points ---
+class OpenCLLike(CStyleRenderer):
+    """What an OpenCL renderer changes: spelling only."""
+
+    kernel_qualifier, buffer_qualifier, local_qualifier = "__kernel", "__global", "__local"
+    extra_params = ()
+    global_index = "get_global_id({dim})"
+    uniform_entry = False
+    type_names = {**CStyleRenderer.type_names, dtypes.bool: "bool", dtypes.uint32: "uint"}
+    vector_typedef = vector_typedef_unaligned = None
+    vector_literal = "({type})({elements})"
+    vector_load, vector_store = "vload{width}(0, {ptr})", "vstore{width}({value}, 0, {ptr});"
+    gep = "{vec}.s{lane:x}"
+    math_suffix = {}
+    prelude = ()
+
+
+def test_dialect_attributes_change_the_spelling():
+    kernel = canonicalize(kernel_of(cpu(64).exp2()))
+    plan = Plan(upcast=(8,), vector=0, width=8, parallel=0)
+    src = OpenCLLike().render(lower(kernel, plan, OpenCLLike()))
+    assert "__kernel void E_64(__global float* restrict data0, __global const float* restrict data1)" in src
+    assert "int gidx0 = get_global_id(0);" in src
+    assert "vload8(0, data1+gidx0*8)" in src
+    assert "typedef" not in src
+
+
+# --- the compile cache ---
+class EchoCompiler(Compiler):
+    identity = "echo 1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def compile(self, src: str) -> bytes:
+        self.calls += 1
+        return src.encode()[::-1]
+
+
+def test_cache_entries_are_checked_and_rebuilt(tmp_path):
+    compiler = EchoCompiler()
+    with flags.Context(CACHEDIR=str(tmp_path)):
+        assert compiler.compile_cached("abc") == b"cba"
+        assert compiler.compile_cached("abc") == b"cba"
+        assert compiler.calls == 1
+        path = compiler.cache_path("abc")
+        path.write_bytes(path.read_bytes()[:-1])  # truncated
+        assert compiler.compile_cached("abc") == b"cba"
+        assert compiler.calls == 2

@@ -1,0 +1,408 @@
+"""CStyleRenderer: a LinearProgram (lower.py) -> C-family source. Shared by clang, OpenCL and Metal.
+
+What differs between dialects is data: the class attributes in the first block below are the override points
+(qualifiers, index builtins, type and vector spellings, math function names, casts). The defaults are GNU C, the
+dialect of clang and gcc, whose vector extension (`vector_size`) also gives the vector code below.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from tinygrad_core.codegen.lower import Instr, LinearProgram, U
+from tinygrad_core.codegen.symbolic import Div, Lin, Never, Valid, Var
+from tinygrad_core.codegen.vecmath import HELPERS, Spell
+from tinygrad_core.dtype import DType, dtypes
+from tinygrad_core.ops import Ops
+
+F32, F64 = dtypes.float32, dtypes.float64
+
+
+class CStyleRenderer:
+    # --- the kernel's signature ---
+    device: ClassVar[str] = ""
+    kernel_qualifier: ClassVar[str] = ""  # OpenCL "__kernel", Metal "kernel"
+    buffer_qualifier: ClassVar[str] = ""  # OpenCL "__global", Metal "device"
+    local_qualifier: ClassVar[str] = (
+        ""  # staged arrays: OpenCL "__local", Metal "threadgroup"; C keeps them on the stack
+    )
+    local_align: ClassVar[str] = " __attribute__((aligned(64)))"
+    # group reductions (Plan.group): the array one threadgroup shares; "" = the dialect has none (C), and opt.py
+    # never plans one. group_params are added to the signature of kernels that use the group/local index_builtins.
+    shared_qualifier: ClassVar[str] = ""  # OpenCL "__local", Metal "threadgroup"
+    group_params: ClassVar[tuple[str, ...]] = ()  # Metal: its [[threadgroup_position_in_grid]] parameters
+    private_space: ClassVar[str] = ""  # Metal "thread": how a pointer cast names a thread's own arrays ({space})
+    restrict: ClassVar[str] = "restrict"  # Metal: "" (or "__restrict")
+    buffer_suffix: ClassVar[str] = ""  # Metal: " [[buffer({i})]]"
+    extra_params: ClassVar[tuple[str, ...]] = (
+        "int start",
+        "int end",
+    )  # Metal: ("uint3 gid [[thread_position_in_grid]]",)
+    # the loop split across threads: C runs [start, end) of it per call; GPUs set global_index and launch one item each
+    global_loop: ClassVar[str] = "for ({itype} {var} = start; {var} < end; {var}++) {{"
+    global_index: ClassVar[str | None] = None  # OpenCL "get_global_id({dim})", Metal "gid.{axis}"
+    index_builtins: ClassVar[dict[str, str]] = {}  # OpenCL {"group": "get_group_id({})", "local": "get_local_id({})"}
+    barrier: ClassVar[str] = (
+        ""  # OpenCL "barrier(CLK_LOCAL_MEM_FENCE);", Metal "threadgroup_barrier(mem_flags::mem_threadgroup);"
+    )
+    uniform_entry: ClassVar[bool] = (
+        True  # add `void name(void **bufs, int start, int end)`: the CPU runtimes' entry point
+    )
+    prelude: ClassVar[tuple[str, ...]] = ("#include <math.h>",)
+    # --- types ---
+    type_names: ClassVar[dict[DType, str]] = {
+        dtypes.bool: "_Bool",
+        dtypes.int8: "signed char",
+        dtypes.uint8: "unsigned char",
+        dtypes.int16: "short",
+        dtypes.uint16: "unsigned short",
+        dtypes.int32: "int",
+        dtypes.uint32: "unsigned int",
+        dtypes.int64: "long long",
+        dtypes.uint64: "unsigned long long",
+        dtypes.float16: "_Float16",
+        dtypes.float32: "float",
+        dtypes.float64: "double",
+    }
+    vector_names: ClassVar[dict[DType, str]] = {F32: "float", F64: "double", dtypes.int32: "int", dtypes.int64: "long"}
+    vector_dtypes: ClassVar[frozenset[DType]] = frozenset({F32, F64, dtypes.int32})  # dtypes computed on as vectors
+    # C declares its vector types; OpenCL and Metal have them built in (set these to None)
+    vector_typedef: ClassVar[str | None] = "typedef {scalar} {name} __attribute__((vector_size({nbytes})));"
+    vector_typedef_unaligned: ClassVar[str | None] = (
+        "typedef {scalar} {name}_u __attribute__((vector_size({nbytes}), aligned({align})));"
+    )
+    vector_literal: ClassVar[str] = (
+        "({type}){{{elements}}}"  # OpenCL "({type})({elements})", Metal "{type}({elements})"
+    )
+    vector_load: ClassVar[str] = "*(const {type}_u*)({ptr})"  # OpenCL "vload{width}(0, {ptr})"
+    vector_store: ClassVar[str] = "*({type}_u*)({ptr}) = {value};"  # OpenCL "vstore{width}({value}, 0, {ptr});"
+    gep: ClassVar[str] = "{vec}[{lane}]"  # OpenCL "{vec}.s{lane:x}"
+    vector_convert: ClassVar[str] = "__builtin_convertvector({x}, {type})"  # OpenCL "convert_{type}({x})"
+    vector_bitcast: ClassVar[str] = "({type})({x})"  # OpenCL "as_{type}({x})", Metal "as_type<{type}>({x})"
+    # --- values ---
+    infinity: ClassVar[str] = "INFINITY"
+    nan: ClassVar[str] = "NAN"
+    float_suffix: ClassVar[dict[DType, str]] = {dtypes.float16: "f", F32: "f"}  # literal suffix per float dtype
+    int_suffix: ClassVar[dict[DType, str]] = {
+        dtypes.uint32: "u",
+        dtypes.int64: "ll",
+        dtypes.uint64: "ull",
+    }  # OpenCL: "l", "ul"
+    cast: ClassVar[str] = "({type})({x})"
+    bitcast: ClassVar[str] = "((union {{ {src} a; {type} b; }}){{ .a = {x} }}).b"  # OpenCL "as_{type}({x})"
+    math_functions: ClassVar[dict[Ops, str]] = {
+        Ops.EXP2: "exp2",
+        Ops.LOG2: "log2",
+        Ops.SIN: "sin",
+        Ops.SQRT: "sqrt",
+        Ops.TRUNC: "trunc",
+        Ops.MOD: "fmod",
+    }
+    math_suffix: ClassVar[dict[DType, str]] = {F32: "f"}  # C: exp2f; OpenCL and Metal overload one name: {}
+    half_math_in_float: ClassVar[bool] = True  # compute float16 math functions in float32 (C has no exp2f16)
+    # vector math: a builtin's name (OpenCL "exp2"), or None for the portable helpers generated below
+    vector_functions: ClassVar[dict[Ops, str | None]] = {Ops.EXP2: None, Ops.LOG2: None, Ops.SQRT: None, Ops.MAX: None}
+
+    # --- what the lowering may put on vectors ---
+    def vector_op_ok(self, op: Ops, dtype: DType, src_dtypes: set[DType]) -> bool:
+        floats = {F32, F64}
+        if op is Ops.CAST:
+            return len(src_dtypes) == 1 and next(iter(src_dtypes)) in self.vector_dtypes and dtype != dtypes.bool
+        if op in (Ops.ADD, Ops.MUL, Ops.MULACC, Ops.NEG):
+            return True
+        if op in (Ops.AND, Ops.OR, Ops.XOR):
+            return dtype not in floats
+        if op is Ops.RECIP:
+            return dtype in floats
+        if op is Ops.MAX:
+            return op in self.vector_functions
+        if op is Ops.SQRT:
+            return dtype in floats and op in self.vector_functions
+        if op in (Ops.EXP2, Ops.LOG2):
+            return dtype == F32 and op in self.vector_functions
+        return False
+
+    # --- spelling ---
+    def tname(self, dtype: DType, width: int = 1) -> str:
+        if width == 1:
+            return self.type_names[dtype]
+        name = f"{self.vector_names[dtype]}{width}"
+        self._vtypes[name] = (dtype, width)
+        return name
+
+    def const(self, value: float | int | bool, dtype: DType, width: int = 1) -> str:
+        if dtypes.is_float(dtype):
+            value = float(value)
+            if math.isnan(value):
+                text = self.nan
+            elif math.isinf(value):
+                text = self.infinity if value > 0 else f"-{self.infinity}"
+            else:
+                if dtype != F64:  # the exact value the dtype holds, in a literal that reads back to it
+                    value = float(np.float32(value) if dtype == F32 else np.float16(value))
+                text = repr(value) + self.float_suffix.get(dtype, "")
+            if dtype == dtypes.float16 or (dtype == F64 and "INF" in text.upper()):
+                text = self.cast.format(type=self.tname(dtype), x=text)
+        elif dtype == dtypes.bool:
+            text = "1" if value else "0"
+        else:
+            value = int(value)
+            suffix = self.int_suffix.get(dtype, "")
+            text = f"{value}{suffix}"
+            if dtype == dtypes.int64 and value == -(2**63):
+                text = f"(-9223372036854775807{suffix}-1)"
+            elif dtype == dtypes.int32 and value == -(2**31):
+                text = "(-2147483647-1)"
+            elif dtype.itemsize < 4:
+                text = self.cast.format(type=self.tname(dtype), x=text)
+        return (
+            text
+            if width == 1
+            else self.vector_literal.format(type=self.tname(dtype, width), elements=",".join([text] * width))
+        )
+
+    def index(self, lin: Lin) -> str:
+        parts = []
+        for atom, coef in lin.terms:
+            if isinstance(atom, Var):
+                text = atom.name
+            else:
+                inner = self.index(atom.x)
+                text = f"(({inner})/{atom.d})" if isinstance(atom, Div) else f"(({inner})%{atom.d})"
+            parts.append(text if coef == 1 else f"{text}*{coef}")
+        if lin.const or not parts:
+            parts.append(str(lin.const))
+        return "+".join(parts).replace("+-", "-")
+
+    def valid(self, valid: Valid) -> str:
+        if isinstance(valid, Never):
+            return "0"
+        conds = []
+        for lin, lo, hi in valid:
+            ilo, ihi = lin.bounds
+            text = self.index(lin)
+            if ilo < lo:
+                conds.append(f"({text}>={lo})")
+            if ihi >= hi:
+                conds.append(f"({text}<{hi})")
+        return "&&".join(conds) or "1"
+
+    # --- scalar ops (the semantics of every op are tinygrad_cpu's; see its runtime.py) ---
+    def alu(self, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+        x = a[0]
+        b = a[1] if len(a) > 1 else ""
+        T = self.tname(dtype)
+        is_float, is_bool, unsigned = dtypes.is_float(src), src == dtypes.bool, dtypes.is_unsigned(src)
+        bits = src.itemsize * 8
+        if op is Ops.CAST:
+            narrow = dtypes.is_int(dtype) and (dtypes.is_unsigned(dtype) or dtype.itemsize < 4)
+            if is_float and narrow:
+                # float -> narrow or unsigned ints goes through int64, as numpy does on x86, instead of C's UB
+                wide = self.cast.format(type=self.tname(dtypes.int64), x=x)
+                if dtype == dtypes.uint64:
+                    return f"({x}<0?{self.cast.format(type=T, x=wide)}:{self.cast.format(type=T, x=x)})"
+                return self.cast.format(type=T, x=wide)
+            return self.cast.format(type=T, x=x)
+        if op is Ops.BITCAST:
+            return self.bitcast.format(src=self.tname(src), type=T, x=x)
+        if op is Ops.TRUNC and not is_float:
+            return x
+        if op in self.math_functions and is_float:
+            name = self.math_functions[op] + self.math_suffix.get(src, "")
+            if src == dtypes.float16 and self.half_math_in_float:
+                name = self.math_functions[op] + self.math_suffix.get(F32, "")
+                args = ",".join(self.cast.format(type=self.tname(F32), x=v) for v in a)
+                return self.cast.format(type=T, x=f"{name}({args})")
+            return f"{name}({','.join(a)})"
+        if op is Ops.ADD:
+            return f"({x}|{b})" if is_bool else f"({x}+{b})"
+        if op is Ops.MUL:
+            return f"({x}&{b})" if is_bool else f"({x}*{b})"
+        if op is Ops.NEG:
+            return f"(!{x})" if is_bool else f"(-{x})"
+        if op is Ops.MAX:
+            if is_bool:
+                return f"({x}|{b})"
+            return f"(({x}>{b}||{x}!={x})?{x}:{b})" if is_float else f"({x}>{b}?{x}:{b})"
+        if op is Ops.RECIP:
+            if is_float:
+                return f"({self.const(1, dtype)}/{x})"
+            return x if is_bool else f"({x}==1)" if unsigned else f"({x}==1?1:{x}<0?-1:0)"
+        if op is Ops.IDIV:
+            if is_bool:
+                return f"({x}&{b})"
+            if is_float:
+                return f"({b}==0?0:{self.math_functions[Ops.TRUNC]}{self.math_suffix.get(src, '')}({x}/{b}))"
+            return f"({b}==0?0:{x}/{b})" if unsigned else f"({b}==0?0:{b}==-1?-{x}:{x}/{b})"
+        if op is Ops.MOD:
+            return f"(!{b})" if is_bool else f"({b}==0?0:{x}%{b})" if unsigned else f"({b}==0||{b}==-1?0:{x}%{b})"
+        if op is Ops.SHL:
+            ut = self.tname(dtypes.uint64)
+            return f"(({ut}){b}>={bits}?0:{self.cast.format(type=T, x=f'({ut}){x}<<{b}')})"
+        if op is Ops.SHR:
+            ut = self.tname(dtypes.uint64)  # a negative count counts as too large, like numpy
+            return f"({x}>>(({ut}){b}<{bits - 1}?{b}:{bits - 1}))"
+        binary = {Ops.CMPLT: "<", Ops.CMPNE: "!=", Ops.AND: "&", Ops.OR: "|", Ops.XOR: "^"}
+        if op in binary:
+            return f"({x}{binary[op]}{b})"
+        if op is Ops.WHERE:
+            return f"({x}?{b}:{a[2]})"
+        if op is Ops.MULACC:
+            return f"(({x}*{b})+{a[2]})"
+        raise NotImplementedError(f"{type(self).__name__} can't render {op} on {src}")
+
+    # --- vector ops ---
+    def vector_alu(self, op: Ops, dtype: DType, src: DType, width: int, a: list[str]) -> str:
+        if op is Ops.CAST:
+            return self.vector_convert.format(type=self.tname(dtype, width), x=a[0])
+        if op is Ops.RECIP:
+            return f"({self.const(1, dtype)}/{a[0]})"
+        if op in self.vector_functions:
+            name = self.vector_functions[op] or self._helper(op, dtype, width)
+            return f"{name}({','.join(a)})"
+        return self.alu(op, dtype, src, a)
+
+    def _helper(self, op: Ops, dtype: DType, width: int) -> str:
+        vec = self.tname(dtype, width)
+        name = f"tg_{op.name.lower()}_{vec}"
+        if name not in self._helpers:
+            self._helpers[name] = HELPERS[op](Spell(self, dtype, width), name)
+        return name
+
+    # --- the program ---
+    def render(self, prog: LinearProgram) -> str:
+        self._vtypes: dict[str, tuple[DType, int]] = {}
+        self._helpers: dict[str, str] = {}
+        names: dict[int, str] = {}
+        body: list[str] = []
+        depth, closes = 1, []
+        itype = self.tname(prog.index_dtype)
+        params = []
+        for i, ins in enumerate(prog.instrs):
+            pad = "  " * depth
+            if ins.op is U.PARAM:
+                buf, written = ins.arg
+                names[i] = f"data{buf}"
+                const = "" if written else "const "
+                qual = f"{self.buffer_qualifier} " if self.buffer_qualifier else ""
+                restrict = f"{self.restrict} " if self.restrict and prog.noalias else ""
+                params.append(
+                    f"{qual}{const}{self.tname(ins.dtype)}* {restrict}data{buf}{self.buffer_suffix.format(i=buf)}"
+                )
+            elif ins.op is U.LOOP:
+                var, size, kind = ins.arg
+                names[i] = var
+                if kind == "local" or (kind == "global" and prog.local_size > 1):
+                    builtin = self.index_builtins["local" if kind == "local" else "group"].format(0)
+                    body.append(f"{pad}{itype} {var} = {builtin};")
+                    closes.append(False)
+                    continue
+                if kind == "global" and self.global_index is not None:
+                    body.append(f"{pad}{itype} {var} = {self.global_index.format(dim=0)};")
+                    closes.append(False)
+                    continue
+                template = (
+                    self.global_loop if kind == "global" else "for ({itype} {var} = 0; {var} < {size}; {var}++) {{"
+                )
+                body.append(pad + template.format(itype=itype, var=var, size=size))
+                closes.append(True)
+                depth += 1
+            elif ins.op is U.ENDLOOP:
+                if closes.pop():
+                    depth -= 1
+                    body.append("  " * depth + "}")
+            elif ins.op is U.LOCAL:
+                name, size, shared = ins.arg
+                names[i] = name
+                qualifier = self.shared_qualifier if shared else self.local_qualifier
+                qual = f"{qualifier} " if qualifier else ""
+                body.append(f"{pad}{qual}{self.tname(ins.dtype)} {name}[{size}]{self.local_align};")
+            elif ins.op is U.ACC:
+                names[i] = f"acc{i}"
+                body.append(
+                    f"{pad}{self.tname(ins.dtype, ins.width)} acc{i} = {self.const(ins.arg, ins.dtype, ins.width)};"
+                )
+            elif ins.op is U.ASSIGN:
+                body.append(f"{pad}{names[ins.srcs[0]]} = {names[ins.srcs[1]]};")
+            elif ins.op is U.BARRIER:
+                body.append(pad + self.barrier)
+            elif ins.op is U.IF:
+                body.append(f"{pad}if ({self.index(ins.arg[0])} == {ins.arg[1]}) {{")
+                depth += 1
+            elif ins.op is U.ENDIF:
+                depth -= 1
+                body.append("  " * depth + "}")
+            elif ins.op is U.STORE:
+                dest, value = (names[s] for s in ins.srcs)
+                idx = self.index(ins.arg)
+                if ins.width > 1:
+                    vec = self.tname(prog.instrs[ins.srcs[1]].dtype, ins.width)
+                    body.append(
+                        pad
+                        + self.vector_store.format(
+                            type=vec, width=ins.width, ptr=f"{dest}+{idx}", value=value, space=self._space(prog, ins)
+                        )
+                    )
+                else:
+                    body.append(f"{pad}{dest}[{idx}] = {value};")
+            elif ins.op is U.CONST:
+                value, valid = ins.arg
+                text = self.const(value, ins.dtype, ins.width)
+                names[i] = text if valid == () else f"({self.valid(valid)}?{text}:{self.const(0, ins.dtype)})"
+            elif ins.op is U.GEP:
+                names[i] = self.gep.format(vec=names[ins.srcs[0]], lane=ins.arg)
+            else:
+                names[i] = f"{'val' if ins.op is U.LOAD else 'alu'}{i}"
+                body.append(f"{pad}{self.tname(ins.dtype, ins.width)} {names[i]} = {self._expr(prog, ins, names)};")
+        signature = ", ".join(params + list(self.extra_params) + list(self.group_params if prog.local_size > 1 else ()))
+        lines = list(self.prelude)
+        for name, (dtype, width) in self._vtypes.items():
+            fmt = {"scalar": self.tname(dtype), "name": name, "nbytes": dtype.itemsize * width, "align": dtype.itemsize}
+            lines += [t.format(**fmt) for t in (self.vector_typedef, self.vector_typedef_unaligned) if t is not None]
+        lines += list(self._helpers.values())
+        qualifier = f"{self.kernel_qualifier} " if self.kernel_qualifier else ""
+        inner = f"{prog.name}_" if self.uniform_entry else prog.name
+        static = "static " if self.uniform_entry else ""
+        lines += [f"{static}{qualifier}void {inner}({signature}) {{", *body, "}"]
+        if self.uniform_entry:
+            args = ", ".join(f"({p.rsplit('*', 1)[0]}*)bufs[{j}]" for j, p in enumerate(params))
+            rest = ", ".join(p.split()[-1] for p in self.extra_params)
+            call = f"{inner}({', '.join(filter(None, [args, rest]))});"
+            lines.append(f"void {prog.name}(void **bufs, {', '.join(self.extra_params)}) {{ {call} }}")
+        return "\n".join(lines) + "\n"
+
+    def _space(self, prog: LinearProgram, ins: Instr) -> str:
+        """The address space of the memory a LOAD or STORE touches, as vector_load/vector_store spell it."""
+        target = prog.instrs[ins.srcs[0]]
+        if target.op is U.PARAM:
+            return self.buffer_qualifier
+        shared = target.arg[2]
+        return self.shared_qualifier if shared else (self.local_qualifier or self.private_space)
+
+    def _expr(self, prog: LinearProgram, ins: Instr, names: dict[int, str]) -> str:
+        args = [names[s] for s in ins.srcs]
+        if ins.op is U.LOAD:
+            idx, valid = ins.arg
+            ptr = args[0]
+            text = (
+                f"{ptr}[{self.index(idx)}]"
+                if ins.width == 1
+                else self.vector_load.format(
+                    type=self.tname(ins.dtype, ins.width),
+                    width=ins.width,
+                    ptr=f"{ptr}+{self.index(idx)}",
+                    space=self._space(prog, ins),
+                )
+            )
+            return text if valid == () else f"({self.valid(valid)}?{text}:{self.const(0, ins.dtype, ins.width)})"
+        if ins.op is U.VECTORIZE:
+            return self.vector_literal.format(type=self.tname(ins.dtype, ins.width), elements=",".join(args))
+        src = prog.instrs[ins.srcs[-1 if ins.arg is Ops.WHERE else 0]].dtype
+        assert ins.dtype is not None
+        assert src is not None
+        if ins.width > 1:
+            return self.vector_alu(ins.arg, ins.dtype, src, ins.width, args)
+        return self.alu(ins.arg, ins.dtype, src, args)

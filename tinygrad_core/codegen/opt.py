@@ -1,0 +1,241 @@
+"""Kernel optimisation: the Plan (lower.py) each kernel gets, and splitting large reductions into two kernels.
+
+The heuristics read the stride of every load along every dim of the canonical loop space and pick:
+- a vector dim: an output dim every access walks with stride 0 or 1 (so loads are whole vectors or broadcasts),
+  else the innermost reduce dim when the reduction reads contiguously (row sums, softmax, layernorm);
+- a register tile: for a reduction whose operands are each broadcast along a different output dim (a matmul, a
+  convolution), that other dim is upcast too, so each loaded value feeds several multiply-adds;
+- unrolled reduce loops, with one vector accumulator per unrolled vector lane group when the vector dim is reduced;
+- staging: an operand read with a large stride (B of A @ B) is copied once per tile column into a contiguous local
+  array and reused by every row tile; the loop order puts the rows innermost for that;
+- the output loop split across threads.
+`search.py` tries variations of these choices when BEAM is set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_core.codegen.lower import Plan, _index_of
+from tinygrad_core.codegen.symbolic import Lin
+from tinygrad_core.kernel import BufferSpec, Kernel, KNode
+from tinygrad_core.ops import Ops
+from tinygrad_core.view import ShapeTracker
+
+if TYPE_CHECKING:
+    from tinygrad_core.runtime import CompiledDevice
+
+STAGE_LIMIT = 256 * 1024  # bytes of one staged tile: stays in L2
+GROUP_MIN = 32  # reduce dims at least this long get a group reduction where the renderer has shared memory
+
+
+@dataclass
+class Access:
+    buf: int
+    itemsize: int
+    strides: list[int | None]  # per dim; None: not affine in that dim (a multi-view or masked walk)
+
+
+def accesses(kernel: Kernel) -> tuple[list[Access], Access]:
+    """How the reduce-side loads (or all loads, without a reduce) and the store walk each dim."""
+    dims = [Lin.var(f"d{i}", n) for i, n in enumerate(kernel.full_shape)]
+    root = kernel.reduce if kernel.reduce is not None else kernel.ast
+
+    def walk(node: KNode) -> Access:
+        st: ShapeTracker = node.arg[1]
+        idx, valid = _index_of(
+            st, dims if st.shape == kernel.full_shape else [d if n != 1 else Lin.num(0) for d, n in zip(dims, st.shape)]
+        )
+        strides: list[int | None] = []
+        for i in range(len(dims)):
+            coef = idx.coef(f"d{i}")
+            masked = valid != () and any(f"d{i}" in c[0].vars for c in valid)  # type: ignore[union-attr]
+            strides.append(None if coef is None or masked else coef)
+        return Access(node.arg[0], node.dtype.itemsize, strides)
+
+    loads = [walk(n) for n in root.toposort() if n.op is Ops.LOAD]
+    return loads, walk(kernel.ast)
+
+
+def _scalar_side_ops(kernel: Kernel, vector: int, tile: int) -> int:
+    """ALU ops under the reduction that the tile dim moves but the vector dim does not: per-row scalar work."""
+    dims = [Lin.var(f"d{i}", n) for i, n in enumerate(kernel.full_shape)]
+    moves: dict[int, set[int]] = {}
+    count = 0
+    assert kernel.reduce is not None
+    for node in kernel.reduce.src[0].toposort():
+        if node.op in (Ops.LOAD, Ops.CONST):
+            idx, valid = _index_of(node.arg[1], dims)
+            conds = valid if isinstance(valid, tuple) else ()
+            names = idx.vars.union(*(c[0].vars for c in conds))
+            moves[id(node)] = {d for d in (vector, tile) if f"d{d}" in names}
+        else:
+            moves[id(node)] = set().union(*(moves[id(s)] for s in node.src))
+            count += moves[id(node)] == {tile}
+    return count
+
+
+def _divisor(size: int, wanted: list[int]) -> int:
+    return next((u for u in wanted if u <= size and size % u == 0), 1)
+
+
+def group_plan(kernel: Kernel) -> Plan | None:
+    """GPUs with shared memory: the lanes of a threadgroup split a long last reduce dim (coalesced: neighbouring
+    lanes read neighbouring elements) and combine their partials; one threadgroup per iteration of the first output
+    loop. None when the reduction is too short to be worth a threadgroup."""
+    shape, rdims = kernel.full_shape, list(kernel.reduce_axes)
+    if not rdims or shape[rdims[-1]] < GROUP_MIN:
+        return None
+    group = _divisor(shape[rdims[-1]], [256, 128, 64, 32, 16])
+    if group == 1:
+        return None
+    loops = [d for d in range(len(shape)) if d not in rdims and shape[d] > 1]
+    return Plan(group=group, parallel=loops[0] if loops else None)
+
+
+def choose_plan(kernel: Kernel, device: Any) -> Plan:
+    shape = kernel.full_shape
+    if not shape:
+        return Plan()
+    if device.renderer.shared_qualifier:
+        plan = group_plan(kernel)
+        if plan is not None:
+            return plan
+    rdims = list(kernel.reduce_axes)
+    odims = [d for d in range(len(shape)) if d not in rdims]
+    loads, store = accesses(kernel)
+    used = {n.dtype for n in kernel.ast.toposort()}
+    vector_ok = all(dt in device.renderer.vector_dtypes or dt.itemsize == 1 for dt in used)
+    itemsize = max((dt.itemsize for dt in used if dt in device.renderer.vector_dtypes), default=4)
+    W = max(1, getattr(device, "vector_bytes", 16) // itemsize) if vector_ok else 1
+    upcast = [1] * len(shape)
+    stage: list[int] = []
+
+    def along(d: int, accs: list[Access], allowed: tuple[int, ...]) -> bool:
+        return all(a.strides[d] in allowed for a in accs)
+
+    def tile_for(v: int) -> int | None:
+        """The output dim over which every load that moves along `v` is broadcast: upcasting it reuses them."""
+        moving = [a for a in loads if a.strides[v] != 0]
+        return next((d for d in odims if d != v and shape[d] >= 2 and moving and along(d, moving, (0,))), None)
+
+    last = odims[-1] if odims else None
+    out_ok = W > 1 and last is not None and shape[last] % W == 0 and store.strides[last] == 1
+    red_ok = W > 1 and bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
+    vector: int | None = None
+    if out_ok and along(last, loads, (0, 1)):  # type: ignore[arg-type]
+        vector = last
+    elif out_ok and rdims and (tile := tile_for(last)) is not None:  # type: ignore[arg-type]
+        # x @ W.T: B is read across rows; stage B's tiles so its vectors become contiguous
+        gathers = [a for a in loads if a.strides[last] not in (0, 1)]  # type: ignore[index]
+        footprint = math.prod(shape[d] for d in rdims) * 2 * W * max(a.itemsize for a in gathers)
+        if all(a.strides[tile] == 0 for a in gathers) and footprint <= STAGE_LIMIT and shape[tile] >= 16:
+            vector, stage = last, [a.buf for a in gathers]
+    if vector is None and red_ok:
+        vector = rdims[-1]
+    elif vector is None and out_ok:
+        vector = last  # gathers, but stores and the arithmetic are vectors
+
+    if vector is not None and vector in odims:
+        tile = tile_for(vector) if rdims else None
+        if tile is not None and _scalar_side_ops(kernel, vector, tile) >= 2:
+            # each register-tile row computes scalars (say a relu mask) reused by every vector lane: one wide row
+            # keeps that work and the register pressure small next to the multiply-adds
+            upcast[vector] = W * _divisor(shape[vector] // W, [8, 7, 6, 5, 4, 3, 2])
+        else:
+            upcast[vector] = W * _divisor(shape[vector] // W, [2])
+            if tile is not None:
+                upcast[tile] = _divisor(shape[tile], [6, 4, 3, 2])
+    elif vector is not None:
+        # a reduction along contiguous memory: tile the outputs whose loads broadcast, else unroll into 4 accumulators
+        tiles = [d for d in odims if shape[d] >= 2 and any(a.strides[d] == 0 for a in loads)][:2]
+        for d, amounts in zip(tiles, ([4, 2], [2])):
+            upcast[d] = _divisor(shape[d], amounts)
+        upcast[vector] = W * _divisor(shape[vector] // W, [1] if tiles else [4, 2])
+    elif rdims:
+        for d in [d for d in odims if any(a.strides[d] == 0 for a in loads)][:2]:
+            upcast[d] = _divisor(shape[d], [4, 2])
+    if rdims and vector != rdims[-1] and math.prod(upcast) <= 96:
+        upcast[rdims[-1]] = _divisor(shape[rdims[-1]], [4, 2])
+
+    order = list(odims)
+    tile_dim = tile_for(vector) if vector is not None and vector in odims else None
+    if rdims and tile_dim is not None and not stage and shape[tile_dim] // upcast[tile_dim] >= 4:
+        # stage loads that are broadcast along the tile dim but walk the reduction with a large stride (A @ B's B)
+        lanes = math.prod(upcast[d] for d in odims if d != tile_dim)
+        footprint = math.prod(shape[d] for d in rdims) * lanes
+        for a in loads:
+            big_stride = any(a.strides[r] is None or abs(a.strides[r] or 0) >= 64 for r in rdims)
+            if a.strides[tile_dim] == 0 and big_stride and footprint * a.itemsize <= STAGE_LIMIT:
+                stage.append(a.buf)
+    if stage and tile_dim is not None:
+        order = [d for d in odims if d != tile_dim] + [tile_dim]
+    elif stage:
+        stage = []
+    loops = [d for d in order if shape[d] // upcast[d] > 1]
+    threads = getattr(device, "threads", 1)
+    candidates = loops[:-1] if stage else loops
+    parallel = next((d for d in candidates if shape[d] // upcast[d] >= threads), candidates[0] if candidates else None)
+    width = W if vector is not None else 1
+    return Plan(tuple(upcast), vector, width, tuple(order), parallel, tuple(sorted(set(stage))))
+
+
+# --- splitting a large reduction into two kernels ---
+def split_reduce(kernel: Kernel, device: CompiledDevice) -> tuple[list[tuple[Kernel, tuple[int, ...]]], list[int]]:
+    """A reduction with few outputs and a long reduce dim becomes partial reductions over S slices run in parallel
+    (into a scratch buffer), then a second kernel that reduces the S partials and does the rest of the work.
+
+    Returns [(kernel, buffer indices)], scratch sizes in bytes; indices count the kernel's buffers, then scratch."""
+    whole = [(kernel, tuple(range(len(kernel.bufs))))], []
+    reduce = kernel.reduce
+    if reduce is None:
+        return whole
+    shape, rdims = kernel.full_shape, list(kernel.reduce_axes)
+    outputs = math.prod(shape[d] for d in range(len(shape)) if d not in rdims)
+    first = rdims[0]
+    size = shape[first]
+    if outputs * 64 > size or size < 1 << 15 or any(n.op is Ops.LOAD and n.arg[0] == 0 for n in reduce.toposort()):
+        return whole
+    slices = _divisor(size, [256, 128, 64, 32, 16])
+    if slices == 1:
+        return whole
+    split_shape = (*shape[:first], slices, size // slices, *shape[first + 1 :])
+    raxes = tuple(d + 1 for d in rdims)
+    memo: dict[int, KNode] = {}
+
+    def partial(node: KNode) -> KNode:
+        if id(node) not in memo:
+            srcs = tuple(partial(s) for s in node.src)
+            arg = node.arg
+            if node.op in (Ops.LOAD, Ops.CONST):
+                arg = (arg[0], arg[1].reshape(split_shape))
+            memo[id(node)] = KNode(node.op, node.dtype, srcs, arg)
+        return memo[id(node)]
+
+    part_src = partial(reduce.src[0])
+    part_reduce = KNode(Ops.REDUCE, reduce.dtype, (part_src,), (reduce.arg[0], raxes))
+    part_out = tuple(1 if d in raxes else n for d, n in enumerate(split_shape))
+    scratch = BufferSpec(reduce.dtype, outputs * slices)
+    store = KNode(Ops.STORE, reduce.dtype, (part_reduce,), (0, ShapeTracker.from_shape(part_out)))
+    first_kernel = Kernel(store, (scratch, *kernel.bufs[1:]))
+    # the second kernel: the original, reducing the partials (read as [outputs..., slices]) instead
+    scratch_index = len(kernel.bufs)
+    final_shape = tuple(slices if d == first else (1 if d in rdims else n) for d, n in enumerate(shape))
+    load = KNode(Ops.LOAD, reduce.dtype, (), (scratch_index, ShapeTracker.from_shape(final_shape)))
+    new_reduce = KNode(Ops.REDUCE, reduce.dtype, (load,), (reduce.arg[0], (first,)))
+    swap: dict[int, KNode] = {}
+
+    def rebuild(node: KNode) -> KNode:
+        if node is reduce:
+            return new_reduce
+        if id(node) not in swap:
+            swap[id(node)] = KNode(node.op, node.dtype, tuple(rebuild(s) for s in node.src), node.arg)
+        return swap[id(node)]
+
+    second = Kernel(rebuild(kernel.ast), (*kernel.bufs, scratch))
+    first_bufs = (scratch_index, *range(1, len(kernel.bufs)))
+    return [(first_kernel, first_bufs), (second, tuple(range(len(kernel.bufs) + 1)))], [
+        scratch.size * scratch.dtype.itemsize
+    ]
