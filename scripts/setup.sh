@@ -28,4 +28,11 @@ for backend in backends/*/; do
     packages+=(-e "$backend")
   fi
 done
+# The out-of-tree example backends (tinygrad-torch, tinygrad-tiny) install like any third party's: built from
+# their folders, not editable, through nothing but their own pyproject.toml and entry point.
+for example in examples/*/; do
+  if [ -f "$example/pyproject.toml" ]; then
+    packages+=("./$example")
+  fi
+done
 .venv/bin/python -m pip install -q "${packages[@]}"

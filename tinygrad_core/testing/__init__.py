@@ -1,4 +1,8 @@
-"""Test helpers for our tests and the conformance kit: numpy is the reference for values, PyTorch for gradients."""
+"""Test helpers for our tests and the conformance kit: numpy is the reference for values, PyTorch for gradients.
+
+The conformance kit itself is `tinygrad_core.testing.suite` (run it with `pytest --pyargs tinygrad_core.testing.suite
+--device NAME` or `python -m tinygrad_core.testing --device NAME`); plugin.py is its pytest plugin.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_core.dtype import DType, dtypes
+from tinygrad_core.dtype import DType, dtypes, to_dtype
 
 TOLERANCE = {
     dtypes.float16: (1e-2, 1e-2),
@@ -15,6 +19,32 @@ TOLERANCE = {
     dtypes.float32: (1e-4, 1e-4),
     dtypes.float64: (1e-9, 1e-9),
 }
+
+
+def dtype_name(dtype: DType) -> str:
+    """The name tests use for a dtype: 'float32', not its C spelling 'float'."""
+    return next(name for name, dt in dtypes.fields().items() if dt == dtype)
+
+
+def missing(device: str, feature: DType | str) -> str | None:
+    """None when `device` has the capability `feature` (a dtype or its name), else why not, in the backend's words."""
+    from tinygrad_core.devices import Device
+
+    dev = Device[device]
+    dtype = to_dtype(feature)
+    if dtype not in dev.dtypes:
+        return f"{dev.name} lacks {dtype_name(dtype)}: {dev.missing_dtype_reason}"
+    return None
+
+
+def require(device: str, *features: DType | str) -> None:
+    """Skip the running test, with the backend's reason, unless `device` has every capability in `features`."""
+    import pytest
+
+    for feature in features:
+        why = missing(device, feature)
+        if why is not None:
+            pytest.skip(why)
 
 
 def assert_close(

@@ -1,0 +1,32 @@
+"""Entry point of tinygrad-torch: describes the backend to the core. Cheap to import: torch loads on first use."""
+
+from tinygrad_core import hookimpl
+from tinygrad_core.devices import BackendSpec
+
+
+@hookimpl
+def register_backend() -> BackendSpec:
+    return BackendSpec(
+        name="TORCH",
+        api_version=(1, 0),
+        priority=5,  # below CPU: select it with DEVICE=TORCH or device="TORCH:1" (-> cuda:1)
+        availability="tinygrad_torch.plugin:why_unavailable",
+        device="tinygrad_torch.runtime:TorchDevice",
+        device_count="tinygrad_torch.plugin:device_count",
+        pip="pip install tinygrad-torch",
+    )
+
+
+def why_unavailable() -> str | None:
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        return f"PyTorch can't be imported ({e}); pip install torch"
+    return None
+
+
+def device_count() -> int:
+    """One TORCH device per CUDA device PyTorch sees; without CUDA, TORCH is the CPU and TORCH:1 does not exist."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 1
