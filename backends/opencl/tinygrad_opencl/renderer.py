@@ -1,0 +1,62 @@
+"""OpenCLRenderer: the shared C-family renderer with OpenCL C spellings. Spelling only; the lowering is the core's."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from tinygrad_core.codegen.cstyle import CStyleRenderer
+from tinygrad_core.dtype import DType, dtypes
+from tinygrad_core.ops import Ops
+
+# The extension pragmas are guarded by the macros a compiler defines for the extensions it has, so one source builds
+# on every device; the runtime never sends float64/float16 kernels to a device without them (runtime.py).
+_PRELUDE = (
+    "#ifdef cl_khr_fp64",
+    "#pragma OPENCL EXTENSION cl_khr_fp64 : enable",
+    "#endif",
+    "#ifdef cl_khr_fp16",
+    "#pragma OPENCL EXTENSION cl_khr_fp16 : enable",
+    "#endif",
+)
+
+
+class OpenCLRenderer(CStyleRenderer):
+    device = "OPENCL"
+    kernel_qualifier, buffer_qualifier = "__kernel", "__global"
+    # NOTE: staged arrays stay private ("" qualifier): each work item stages the rows it alone reads.
+    local_qualifier, local_align = "", ""
+    extra_params: ClassVar[tuple[str, ...]] = ()
+    global_index = "get_global_id({dim})"
+    index_builtins: ClassVar[dict[str, str]] = {"group": "get_group_id({})", "local": "get_local_id({})"}
+    barrier = "barrier(CLK_LOCAL_MEM_FENCE);"
+    uniform_entry = False
+    prelude = _PRELUDE
+    # OpenCL C's long is 64 bits (its `long long` would be 128), and it has the short unsigned names
+    type_names: ClassVar[dict[DType, str]] = {
+        **CStyleRenderer.type_names,
+        dtypes.bool: "bool",
+        dtypes.int8: "char",
+        dtypes.uint8: "uchar",
+        dtypes.uint16: "ushort",
+        dtypes.uint32: "uint",
+        dtypes.int64: "long",
+        dtypes.uint64: "ulong",
+        dtypes.float16: "half",
+    }
+    int_suffix: ClassVar[dict[DType, str]] = {dtypes.uint32: "u", dtypes.int64: "l", dtypes.uint64: "ul"}
+    vector_typedef = vector_typedef_unaligned = None  # float4 and friends are built in
+    vector_literal = "({type})({elements})"
+    vector_load = "vload{width}(0, {ptr})"
+    vector_store = "vstore{width}({value}, 0, {ptr});"
+    gep = "{vec}.s{lane:x}"
+    vector_convert = "convert_{type}({x})"
+    vector_bitcast = "as_{type}({x})"
+    bitcast = "as_{type}({x})"
+    math_suffix: ClassVar[dict[DType, str]] = {}  # exp2, log2, ... are overloaded for every float type
+    # the builtins work on vectors too; MAX keeps the core's helper, since fmax drops NaNs and numpy.maximum keeps them
+    vector_functions: ClassVar[dict[Ops, str | None]] = {
+        Ops.EXP2: "exp2",
+        Ops.LOG2: "log2",
+        Ops.SQRT: "sqrt",
+        Ops.MAX: None,
+    }

@@ -1,0 +1,174 @@
+"""The OpenCL runtime on pyopencl: OpenCLCompiler, OpenCLProgram, OpenCLAllocator, OpenCLDevice, why_unavailable().
+
+Devices are numbered across every platform: the platforms in the order the ICD loader lists them
+(clGetPlatformIDs), and within each platform its devices of every type in the order it lists them
+(clGetDeviceIDs with CL_DEVICE_TYPE_ALL). OPENCL (= OPENCL:0) is the first of that list, OPENCL:1 the second.
+pyopencl is imported inside functions only, so a machine without it can still list this backend and say why.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_core.dtype import ALL_DTYPES, dtypes
+from tinygrad_core.runtime import Allocator, CompiledDevice, CompileError, Compiler, Program
+from tinygrad_opencl.renderer import OpenCLRenderer
+
+if TYPE_CHECKING:
+    import pyopencl as cl
+
+NO_PLATFORM = "no OpenCL platform found (install an ICD such as PoCL)"
+
+
+# --- devices and availability ---
+@functools.cache
+def _devices() -> tuple[cl.Device, ...]:
+    """Every OpenCL device, in the documented order; () when there is no platform."""
+    import pyopencl as cl
+
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:  # the ICD loader reports CL_PLATFORM_NOT_FOUND_KHR when no ICD is installed
+        return ()
+    found: list[cl.Device] = []
+    for platform in platforms:
+        try:
+            found += platform.get_devices()
+        except cl.Error:  # a platform with no devices answers CL_DEVICE_NOT_FOUND
+            continue
+    return tuple(found)
+
+
+def why_unavailable() -> str | None:
+    try:
+        import pyopencl  # noqa: F401
+    except ImportError as e:
+        return f"pyopencl can't be imported ({e}); pip install pyopencl"
+    return None if _devices() else NO_PLATFORM
+
+
+def device_count() -> int:
+    return len(_devices())
+
+
+def _describe(device: cl.Device) -> str:
+    return f"{device.name.strip()} ({device.platform.name.strip()})"
+
+
+# --- compiler: OpenCL C -> the platform's program binary ---
+def _build(context: cl.Context, device: cl.Device, source: str | None, binary: bytes | None) -> cl._Program:
+    import pyopencl as cl
+
+    program = cl._Program(context, source) if binary is None else cl._Program(context, [device], [binary])
+    with warnings.catch_warnings():  # a warning-only build log is not worth a Python warning per kernel
+        warnings.simplefilter("ignore", cl.CompilerWarning)
+        try:
+            program.build(b"", [device])
+        except cl.Error:
+            log = program.get_build_info(device, cl.program_build_info.LOG).strip()
+            listing = "\n".join(f"{i + 1:4} {line}" for i, line in enumerate((source or "").splitlines()))
+            what = "building this kernel" if source is not None else "loading a cached kernel binary"
+            raise CompileError(f"OpenCL {what} failed on {device.name.strip()}:\n{log}\n{listing}".rstrip()) from None
+    return program
+
+
+class OpenCLCompiler(Compiler):
+    """Builds OpenCL C for one device; the cache keeps the device's program binary, keyed by the driver too."""
+
+    def __init__(self, context: cl.Context, device: cl.Device):
+        self.context, self.device = context, device
+        self.identity = f"{device.platform.name} {device.platform.version} {device.name} {device.driver_version}"
+
+    def compile(self, src: str) -> bytes:
+        import pyopencl as cl
+
+        program = _build(self.context, self.device, src, None)
+        return bytes(program.get_info(cl.program_info.BINARIES)[0])
+
+
+# --- program: one kernel, launched over global_size work items ---
+class OpenCLProgram(Program):
+    def __init__(self, device: OpenCLDevice, name: str, binary: bytes):
+        import pyopencl as cl
+
+        super().__init__(name, binary)
+        self.queue = device.queue
+        self.program = _build(device.context, device.cl_device, None, binary)
+        self.kernel = cl.Kernel(self.program, name)
+        self._enqueue = cl.enqueue_nd_range_kernel
+
+    def __call__(self, handles: list[Any], global_size: int, work: int = 0) -> None:
+        self.kernel.set_args(*handles)
+        self._enqueue(self.queue, self.kernel, (global_size,), None)
+
+
+# --- allocator: device memory as cl.Buffer ---
+class OpenCLAllocator(Allocator):
+    def __init__(self, device: OpenCLDevice):
+        import pyopencl as cl
+
+        self.context, self.queue, self._cl = device.context, device.queue, cl
+        self.live_bytes = 0  # allocated and not yet freed: the tests check that nothing leaks
+
+    def alloc(self, nbytes: int) -> cl.Buffer:
+        # NOTE: OpenCL has no empty buffers; a 0-byte tensor still gets a 1-byte handle.
+        buf = self._cl.Buffer(self.context, self._cl.mem_flags.READ_WRITE, max(nbytes, 1))
+        self.live_bytes += nbytes
+        return buf
+
+    def free(self, handle: cl.Buffer, nbytes: int) -> None:
+        # OpenCL keeps the memory until queued kernels that use it have finished, so this never waits
+        handle.release()
+        self.live_bytes -= nbytes
+
+    def copyin(self, handle: cl.Buffer, src: memoryview) -> None:
+        if src.nbytes:  # blocking: the caller's host memory may be gone as soon as we return
+            self._cl.enqueue_copy(self.queue, handle, src, is_blocking=True)
+
+    def copyout(self, dest: memoryview, handle: cl.Buffer) -> None:
+        if dest.nbytes:
+            self._cl.enqueue_copy(self.queue, dest, handle, is_blocking=True)
+
+
+# --- the device ---
+class OpenCLDevice(CompiledDevice):
+    """OPENCL:i, the i-th device of _devices(); one context and one in-order queue each."""
+
+    def __init__(self, name: str):
+        import pyopencl as cl
+
+        index = int(name.partition(":")[2] or 0)
+        self.cl_device = _devices()[index]
+        self.context = cl.Context([self.cl_device])
+        self.queue = cl.CommandQueue(self.context, self.cl_device)
+        extensions = set(self.cl_device.extensions.split())
+        missing = {dtypes.bfloat16: "bfloat16 is not supported by this backend"}
+        if "cl_khr_fp64" not in extensions:
+            missing[dtypes.float64] = "float64 needs cl_khr_fp64"
+        if "cl_khr_fp16" not in extensions:
+            missing[dtypes.float16] = "float16 needs cl_khr_fp16"
+        self.dtypes = frozenset(ALL_DTYPES) - set(missing)
+        self.missing_dtype_reason = f"{self.cl_device.name.strip()} lacks it ({'; '.join(missing.values())})"
+        # what the kernel planner (codegen/opt.py) reads: vector width, and how many work items keep the device busy
+        self.vector_bytes = 4 * max(1, self.cl_device.preferred_vector_width_float)  # 32 on PoCL with AVX2, 4 on GPUs
+        is_cpu = self.cl_device.type & cl.device_type.CPU
+        self.threads = self.cl_device.max_compute_units * (1 if is_cpu else 64)
+        self.renderer = OpenCLRenderer()
+        self.compiler = OpenCLCompiler(self.context, self.cl_device)
+        super().__init__(name)
+
+    def make_allocator(self) -> OpenCLAllocator:
+        return OpenCLAllocator(self)
+
+    def make_program(self, name: str, binary: bytes) -> OpenCLProgram:
+        return OpenCLProgram(self, name, binary)
+
+    def synchronize(self) -> None:
+        self.queue.finish()
+
+    @staticmethod
+    def describe() -> str:
+        """Every device and its index, for `python -m tinygrad_core.devices`."""
+        return "; ".join(f"OPENCL:{i} {_describe(device)}" for i, device in enumerate(_devices()))
