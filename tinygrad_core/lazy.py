@@ -108,16 +108,18 @@ class LazyBuffer:
         return LazyBuffer(self.device, ShapeTracker.from_shape(shape), self.dtype, Ops.REDUCE, (self,), (op, axes))
 
     def contiguous(self, force: bool = False) -> LazyBuffer:
-        """These elements in a contiguous base. An unrealized elementwise base in its own shape is returned as is
-        (the scheduler inlines it into its readers) unless `force`: Tensor.contiguous() is a kernel boundary."""
-        if self.st.contiguous and self.shape == self.base.shape and not (force and self.base.op in ALU):
+        """These elements in a contiguous base. An unrealized elementwise or constant base in its own shape is
+        returned as is (the scheduler inlines it into its readers) unless `force`: then it gets a buffer of its own,
+        as Tensor.contiguous() (a kernel boundary) and a COPY (which reads a buffer) need."""
+        inlined = self.base.op in ALU or self.base.op is Ops.CONST
+        if self.st.contiguous and self.shape == self.base.shape and not (force and inlined):
             return self.base
         return LazyBuffer(self.device, ShapeTracker.from_shape(self.shape), self.dtype, Ops.CONTIGUOUS, (self,))
 
     def copy_to_device(self, device: str) -> LazyBuffer:
         if device == self.device:
             return self
-        source = self.contiguous()
+        source = self.contiguous(force=True)
         return LazyBuffer(device, ShapeTracker.from_shape(self.shape), self.dtype, Ops.COPY, (source,))
 
     def assign(self, value: LazyBuffer) -> LazyBuffer:
