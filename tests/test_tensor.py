@@ -35,6 +35,7 @@ def test_readme_snippet(device):
         (np.arange(4, dtype=np.int64), dtypes.int64, (4,)),
         (np.zeros((2, 0), np.float32), dtypes.float32, (2, 0)),
         (np.float64(1.5), dtypes.float64, ()),
+        (np.array(3.0, np.float32), dtypes.float32, ()),
     ],
 )
 def test_creation_from_data(device, data, dtype, shape):

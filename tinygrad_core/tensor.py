@@ -1317,7 +1317,7 @@ class Tensor:
         return self.clip(min_val, max_val)
 
     def hardsigmoid(self, alpha: float = 1 / 6, beta: float = 0.5) -> Tensor:
-        """relu6-like ramp: clip(alpha * x + beta, 0, 1). `Tensor([-4.0, 0.0, 4.0]).hardsigmoid()` -> [0.0, 0.5, 1.0]"""
+        """clip(alpha * x + beta, 0, 1). `Tensor([-4.0, 0.0, 4.0]).hardsigmoid().tolist()` -> [0.0, 0.5, 1.0]"""
         y = alpha * self + beta
         return y.relu() - (y - 1).relu()
 
@@ -1448,27 +1448,27 @@ class Tensor:
         return ((1 + x) / (1 - x)).log() * 0.5
 
     def asin(self) -> Tensor:
-        """Arcsine (Abramowitz-Stegun 4.4.46 polynomial, error < 3e-8). `Tensor([1.0]).asin().item()` -> 1.5707..."""
+        """Arcsine, as atan(x / sqrt(1 - x^2)). `Tensor([1.0]).asin().item()` -> 1.5707..."""
         x = self._float()
-        magnitude = x.lt(0).where(-x, x)
-        poly = magnitude * 0 - 0.0012624911
-        for c in (0.0066700901, -0.0170881256, 0.0308918810, -0.0501743046, 0.0889789874, -0.2145988016, 1.5707963050):
-            poly = poly * magnitude + c
-        result = math.pi / 2 - (1 - magnitude).sqrt() * poly
-        return x.lt(0).where(-result, result)
+        return (x / ((1 - x) * (1 + x)).sqrt()).atan()
 
     def acos(self) -> Tensor:
-        """`Tensor([1.0]).acos().tolist()` -> [0.0]"""
-        return math.pi / 2 - self.asin()
+        """Arccosine, as 2 atan(sqrt((1 - x) / (1 + x))), accurate near 1. `Tensor([1.0]).acos().tolist()` -> [0.0]"""
+        x = self._float()
+        return ((1 - x) / (1 + x)).sqrt().atan() * 2
 
     def atan(self) -> Tensor:
-        """`Tensor([0.0]).atan().tolist()` -> [0.0]"""
+        """Arctangent (Abramowitz-Stegun 4.4.49 polynomial, error < 2e-8). `Tensor([0.0]).atan().tolist()` -> [0.0]"""
         x = self._float()
         magnitude = x.lt(0).where(-x, x)
         big = magnitude.gt(1)
-        # atan(a) = pi/2 - atan(1/a) keeps the asin argument away from 1; the inner where keeps 1/0 out of gradients
+        # atan(a) = pi/2 - atan(1/a) keeps the polynomial on [0, 1]; the inner where keeps 1/0 out of gradients
         t = big.where(1 / big.where(magnitude, 1), magnitude)
-        small = (t / (t * t + 1).sqrt()).asin()
+        square = t * t
+        poly = square * 0.0028662257
+        for c in (-0.0161657367, 0.0429096138, -0.0752896400, 0.1065626393, -0.1420889944, 0.1999355085, -0.3333314528):
+            poly = (poly + c) * square
+        small = t * (poly + 1)
         result = big.where(math.pi / 2 - small, small)
         return x.lt(0).where(-result, result)
 
@@ -1492,7 +1492,7 @@ class Tensor:
         return self._float()._scan(axis, "logsumexp")
 
     def _scan(self, axis: int, op: str) -> Tensor:
-        if self.ndim == 0:
+        if self.ndim == 0 or self.numel() == 0:
             return self
         axis = self._axis(axis)
         x = self.transpose(axis, -1)
@@ -1509,24 +1509,24 @@ class Tensor:
         if n <= _SCAN_BLOCK:
             # row i of the windows holds n - 1 - i identities and then x[0..i]: a reduce finishes the scan
             windows = self.pad(lead + [(n - 1, 0)], value=identity)._pool((n,), (1,), (1,))
-            reduce = {"sum": Tensor.sum, "prod": Tensor.prod, "max": Tensor.max, "logsumexp": Tensor.logsumexp}[op]
-            return reduce(windows, -1)
+            return getattr(windows, op)(-1)  # Tensor.sum, .prod, .max or .logsumexp
         blocks = math.ceil(n / _SCAN_BLOCK)
         x = self.pad(lead + [(0, blocks * _SCAN_BLOCK - n)], value=identity)
         inner = x.reshape(self.shape[:-1] + (blocks, _SCAN_BLOCK))._scan_last(op)
         totals = inner.shrink([None] * (inner.ndim - 1) + [(_SCAN_BLOCK - 1, _SCAN_BLOCK)]).squeeze(-1)
         # what comes before each block: the scan of the totals, shifted right by one block
         carry = totals._scan_last(op).pad(lead + [(1, -1)], value=identity).unsqueeze(-1)
-        combine = {"sum": Tensor.add, "prod": Tensor.mul, "max": Tensor.maximum, "logsumexp": Tensor.logaddexp}[op]
-        out = combine(inner, carry).reshape(self.shape[:-1] + (blocks * _SCAN_BLOCK,))
+        combine = {"sum": "add", "prod": "mul", "max": "maximum", "logsumexp": "logaddexp"}[op]
+        out = getattr(inner, combine)(carry).reshape(self.shape[:-1] + (blocks * _SCAN_BLOCK,))
         return out.shrink([None] * (self.ndim - 1) + [(0, n)])
 
     # --- windows, convolution and pooling ---
     def _pool(self, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> Tensor:
         """Sliding windows over the last len(kernel) dims: (..., *spatial) -> (..., *out, *kernel), views only.
 
-        Along one dim of size i: repeat the input, lay it out in rows of length L = d (mod i), so row j starts at
-        element j*d; columns 0, s, 2s, ... of the first k rows are then the windows. Without padding the view
+        Windows that don't overlap (k <= s, no dilation): cut each dim into (out, s) blocks, keep k of each.
+        Otherwise, along one dim of size i: repeat the input, lay it out in rows of length L = d (mod i), so row j
+        starts at element j*d; columns 0, s, 2s, ... of the first k rows are the windows. Without padding the view
         stack merges into one strided view: no copy, and a backend reads each element in place."""
         dims = len(kernel)
         prefix, spatial = self.shape[:-dims], self.shape[-dims:]
@@ -1535,11 +1535,19 @@ class Tensor:
             raise ShapeError(
                 f"pool: kernel {tuple(kernel)} (dilation {tuple(dilation)}) does not fit input {self.shape}"
             )
+        keep: list[tuple[int, int] | None] = [None] * len(prefix)
+        n = len(prefix)
+        if all(k <= s and d == 1 for k, s, d in zip(kernel, stride, dilation)):
+            # no expand here, so the gradient is a padded view too, not a sum over repeated copies
+            x = self.pad(keep + [(0, max(0, o * s - i)) for i, o, s in zip(spatial, out, stride)])
+            x = x.shrink(keep + [(0, o * s) for o, s in zip(out, stride)])
+            x = x.reshape(prefix + tuple(d for o, s in zip(out, stride) for d in (o, s)))
+            x = x.shrink(keep + [b for o, k in zip(out, kernel) for b in ((0, o), (0, k))])
+            return x.permute(list(range(n)) + [n + 2 * i for i in range(dims)] + [n + 2 * i + 1 for i in range(dims)])
         rows = [
             i + d + i * max(0, math.ceil((o * s - i - d) / i)) for i, d, o, s in zip(spatial, dilation, out, stride)
         ]
         reps = [math.ceil(k * row / i) for k, row, i in zip(kernel, rows, spatial)]
-        keep = [None] * len(prefix)
         x = self.repeat([1] * len(prefix) + reps)
         x = x.shrink(keep + [(0, k * row) for k, row in zip(kernel, rows)])
         x = x.reshape(prefix + tuple(d for k, row in zip(kernel, rows) for d in (k, row)))
@@ -1547,7 +1555,6 @@ class Tensor:
         x = x.reshape(prefix + tuple(d for k, o, s in zip(kernel, out, stride) for d in (k, o, s)))
         x = x.shrink(keep + [b for k, o in zip(kernel, out) for b in ((0, k), (0, o), (0, 1))])
         x = x.reshape(prefix + tuple(d for k, o in zip(kernel, out) for d in (k, o)))
-        n = len(prefix)
         return x.permute(list(range(n)) + [n + 2 * i + 1 for i in range(dims)] + [n + 2 * i for i in range(dims)])
 
     def unfold(self, dim: int, size: int, step: int) -> Tensor:
@@ -1594,6 +1601,9 @@ class Tensor:
         w = weight.reshape(1, groups, cout // groups, cin, *([1] * dims), *kernel)
         axes = [3, *range(4 + dims, 4 + 2 * dims)]
         result = (x * w).sum(axes, dtype=to_dtype(dtype) if dtype is not None else None).reshape(batch, cout, *out)
+        # both gradient reductions read the output's gradient broadcast over (cin, *kernel): give it a buffer, or
+        # the elementwise backward behind it (relu, pooling, ...) would be recomputed for every broadcast copy
+        result = result.contiguous_backward()
         return result if bias is None else result + bias.reshape(1, cout, *([1] * dims))
 
     def conv1d(
@@ -1789,8 +1799,9 @@ class Tensor:
 
     # --- normalization, dropout, attention ---
     def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Tensor:
-        """Zero mean, unit variance over axis (no affine part). `Tensor([1.0, 3.0]).layernorm().tolist()` -> [-1.0, 1.0]
-        (approximately: eps is added to the variance)"""
+        """Zero mean, unit variance over axis (no affine part; eps is added to the variance).
+
+        `Tensor([1.0, 3.0]).layernorm().tolist()` -> [-0.99999..., 0.99999...]"""
         x = self._float()
         centered = x - x.mean(axis, keepdim=True)
         return centered * (centered * centered).mean(axis, keepdim=True).add(eps).rsqrt()
@@ -2147,9 +2158,10 @@ class Tensor:
         """Einstein summation with "->" (or numpy's implicit output), "..." and repeated letters (diagonals).
 
         `Tensor.einsum("ij,j->i", Tensor([[1, 2], [3, 4]]), Tensor([1, 1])).tolist()` -> [3, 7]"""
-        tensors: list[Tensor] = (
-            list(operands[0]) if len(operands) == 1 and not isinstance(operands[0], Tensor) else list(operands)
-        )  # type: ignore[arg-type]
+        if len(operands) == 1 and not isinstance(operands[0], Tensor):
+            tensors = list(operands[0])
+        else:
+            tensors = [t for t in operands if isinstance(t, Tensor)]
         formula = formula.replace(" ", "")
         lhs, arrow, rhs = formula.partition("->")
         terms = lhs.split(",")
@@ -2176,10 +2188,9 @@ class Tensor:
                 second = term.index(letter, first + 1)
                 t = t.diagonal(0, first, second)
                 term = term[:first] + term[first + 1 : second] + term[second + 1 :] + letter
-            t = t.permute([term.index(c) for c in order if c in term])
-            aligned.append(
-                t.reshape([t.shape[[c for c in order if c in term].index(c)] if c in term else 1 for c in order])
-            )
+            present = [c for c in order if c in term]
+            t = t.permute([term.index(c) for c in present])
+            aligned.append(t.reshape([t.shape[present.index(c)] if c in term else 1 for c in order]))
         product = aligned[0]
         for t in aligned[1:]:
             product = product * t
@@ -2305,8 +2316,9 @@ class Tensor:
         return (self - target).abs()._do_reduction(reduction)
 
     def smooth_l1_loss(self, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
-        """Quadratic below beta, linear above (PyTorch's name). `Tensor([0.5, 3.0]).smooth_l1_loss(Tensor([0.0, 0.0]))`
-        -> 1.3125"""
+        """Quadratic below beta, linear above (PyTorch's name).
+
+        `Tensor([0.5, 3.0]).smooth_l1_loss(Tensor([0.0, 0.0])).item()` -> 1.3125"""
         diff = (self - target).abs()
         if beta == 0:
             return diff._do_reduction(reduction)
@@ -2462,10 +2474,11 @@ class Tensor:
 def _from_host(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
     if dtype == dtypes.bfloat16:
         # round-to-nearest-even float32 -> bfloat16 bits
-        bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+        bits = np.array(array, dtype=np.float32, order="C").view(np.uint32)
         rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
         return LazyBuffer.from_numpy(rounded, dtype, device)
-    return LazyBuffer.from_numpy(np.ascontiguousarray(array, dtype=dtype.np), dtype, device)
+    # NOTE: np.array, not np.ascontiguousarray, which turns a 0-d array into shape (1,)
+    return LazyBuffer.from_numpy(np.array(array, dtype=dtype.np, order="C"), dtype, device)
 
 
 @contextlib.contextmanager
