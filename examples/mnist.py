@@ -169,9 +169,8 @@ def main() -> None:
         load_state_dict(fresh, safe_load(path))
         reloaded = evaluate(fresh, x_test, y_test, mean, std)
     print(f"trained in {train_time:.1f} s on {Device.DEFAULT}; test accuracy {accuracy * 100:.2f}%")
-    print(
-        f"weights saved with safe_save{f' to {args.save}' if args.save else ''} and reloaded: test accuracy {reloaded * 100:.2f}%"
-    )
+    where = f" to {args.save}" if args.save else ""
+    print(f"weights saved with safe_save{where} and reloaded into a fresh model: test accuracy {reloaded * 100:.2f}%")
     if reloaded != accuracy:
         raise SystemExit("the reloaded model disagrees with the trained one")
 

@@ -242,12 +242,15 @@ def test_dropout(default_device):
 
 def test_sequential(default_device):
     model = Sequential(Linear(2, 4), Tensor.relu, Linear(4, 1))
-    assert len(model) == 3 and model[1] is Tensor.relu and isinstance(model[0], Linear)
+    assert len(model) == 3
+    assert model[1] is Tensor.relu
+    assert isinstance(model[0], Linear)
     assert list(get_state_dict(model)) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     x = Tensor([[1.0, -2.0]], device=default_device)
     expected = x.sequential([model[0], Tensor.relu, model[2]])
     np.testing.assert_allclose(model(x).numpy(), expected.numpy())
-    assert len(model[:2]) == 2 and len(Sequential([Tensor.relu]).append(Tensor.exp)) == 2
+    assert len(model[:2]) == 2
+    assert len(Sequential([Tensor.relu]).append(Tensor.exp)) == 2
     with pytest.raises(TypeError, match="not callable"):
         Sequential(Linear(2, 2), 3)
 
@@ -283,8 +286,10 @@ def _bounded_uniform(tensor, bound):
 def test_weight_init_like_pytorch(default_device, ours, theirs, bound_w, bound_b):
     layer, reference = ours(), theirs()
     _bounded_uniform(layer.weight, bound_w)
-    assert layer.weight.shape == tuple(reference.weight.shape) and layer.bias.shape == tuple(reference.bias.shape)
-    assert layer.weight.requires_grad is True and layer.weight._ctx is None
+    assert layer.weight.shape == tuple(reference.weight.shape)
+    assert layer.bias.shape == tuple(reference.bias.shape)
+    assert layer.weight.requires_grad is True
+    assert layer.weight._ctx is None
     assert reference.weight.abs().max().item() <= bound_w * (1 + 1e-6)  # the bound is PyTorch's too
     assert reference.bias.abs().max().item() <= bound_b * (1 + 1e-6)
     assert np.abs(layer.bias.numpy()).max() <= bound_b * (1 + 1e-6)
@@ -295,13 +300,18 @@ def test_other_inits(default_device):
     for tensor in (lstm.weight_ih, lstm.weight_hh, lstm.bias_ih, lstm.bias_hh):
         _bounded_uniform(tensor, 1 / math.sqrt(400))
     emb = Embedding(300, 100).weight.numpy()
-    assert abs(emb.mean()) < 0.02 and abs(emb.std() - 1) < 0.02  # N(0, 1)
+    assert abs(emb.mean()) < 0.02
+    assert abs(emb.std() - 1) < 0.02
     bn = BatchNorm(3)
-    assert bn.weight.tolist() == [1.0] * 3 and bn.bias.tolist() == [0.0] * 3
-    assert bn.running_mean.tolist() == [0.0] * 3 and bn.running_var.tolist() == [1.0] * 3
-    assert bn.running_mean.requires_grad is False and bn.num_batches_tracked.shape == ()
+    assert bn.weight.tolist() == [1.0] * 3
+    assert bn.bias.tolist() == [0.0] * 3
+    assert bn.running_mean.tolist() == [0.0] * 3
+    assert bn.running_var.tolist() == [1.0] * 3
+    assert bn.running_mean.requires_grad is False
+    assert bn.num_batches_tracked.shape == ()
     assert bn.num_batches_tracked.dtype in (dtypes.int64, dtypes.int32)
-    assert LayerNorm(4).weight.tolist() == [1.0] * 4 and RMSNorm(2).weight.tolist() == [1.0, 1.0]
+    assert LayerNorm(4).weight.tolist() == [1.0] * 4
+    assert RMSNorm(2).weight.tolist() == [1.0, 1.0]
     assert Linear(2, 2).weight.device == default_device
 
 
@@ -330,7 +340,8 @@ def test_nn_exports_optim():
     from tinygrad_core.nn import Linear as ImportedLinear
     from tinygrad_core.nn import optim as imported_optim
 
-    assert ImportedLinear is Linear and imported_optim.Adam is optim.Adam
+    assert ImportedLinear is Linear
+    assert imported_optim.Adam is optim.Adam
     assert BatchNorm1d is BatchNorm2d is BatchNorm
 
 
@@ -359,5 +370,6 @@ def test_mnist_example_runs(device, tmp_path):
         "--save",
         str(tmp_path / "w.safetensors"),
     )
-    assert "scikit-learn digits" in out and "test accuracy" in out
+    assert "scikit-learn digits" in out
+    assert "test accuracy" in out
     assert (tmp_path / "w.safetensors").stat().st_size > 0

@@ -115,7 +115,8 @@ def test_defaults_are_tinygrads(device):
     assert (adam.b1, adam.b2, adam.eps, adam.wd) == (0.9, 0.999, 1e-8, 0.0)
     assert (lamb.eps, lamb.adam) == (1e-6, False)
     assert optim.AdamW([w]).wd == 0.01
-    assert adam.lr.item() == pytest.approx(0.001) and sgd.lr.item() == pytest.approx(0.001)
+    assert adam.lr.item() == pytest.approx(0.001)
+    assert sgd.lr.item() == pytest.approx(0.001)
 
 
 # --- what an optimizer accepts ---
@@ -127,7 +128,8 @@ def test_modules_and_objects_are_expanded(device):
     with Tensor.train():
         _loss(Tensor(X, device=device), model.w1, model.w2).backward()
         opt.step()
-    assert not np.allclose(model.w1.numpy(), W1) and not np.allclose(model.w2.numpy(), W2)
+    assert not np.allclose(model.w1.numpy(), W1)
+    assert not np.allclose(model.w2.numpy(), W2)
 
 
 def test_duplicates_are_dropped(device):
@@ -139,7 +141,8 @@ def test_frozen_tensors_inside_a_model_are_left_alone(device):
     model = TwoLayers(device)
     model.w2.requires_grad = False
     opt = optim.SGD([model], lr=0.5)
-    assert opt.params == [model.w1] and opt.buffers == [model.w2]
+    assert opt.params == [model.w1]
+    assert opt.buffers == [model.w2]
     with Tensor.train():
         _loss(Tensor(X, device=device), model.w1, model.w2).backward()
         opt.step()
@@ -212,7 +215,8 @@ def test_optimizer_group(device):
     with Tensor.train():
         (a + b).sum().backward()
         group.step()
-    assert a.tolist() == pytest.approx([0.9]) and b.tolist() == pytest.approx([0.0])
+    assert a.tolist() == pytest.approx([0.9])
+    assert b.tolist() == pytest.approx([0.0])
 
 
 # --- learning-rate schedulers ---

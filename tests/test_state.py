@@ -1,4 +1,4 @@
-"""nn.state: state dicts by attribute path, load_state_dict's errors, and safetensors files both ways with the package."""
+"""nn.state: state dicts by attribute path, load_state_dict's errors, safetensors files both ways with the package."""
 
 import json
 import struct
@@ -69,7 +69,8 @@ def test_get_parameters_dedups_and_survives_cycles(default_device):
     model.parent = model  # a cycle must not recurse forever
     assert len(get_state_dict(model)) == 4
     params = get_parameters(model)
-    assert len(params) == 2 and params[0] is shared.weight
+    assert len(params) == 2
+    assert params[0] is shared.weight
 
 
 def test_state_dict_round_trip(default_device, tmp_path):
@@ -180,28 +181,35 @@ def test_theirs_to_ours(device, tmp_path):
     ours = safe_load(path, device=device)
     assert set(ours) == set(ARRAYS)
     for name, array in ARRAYS.items():
-        tensor = ours[name]
-        assert (tensor.shape, tensor.dtype, tensor.device) == (array.shape, dtypes.from_np(array.dtype), device), name
+        tensor, dtype = ours[name], dtypes.from_np(array.dtype)
+        if dtype == dtypes.float16 and dtype not in Device[device].dtypes:
+            # no float16 here: float32 holds every float16 value exactly
+            assert tensor.dtype == dtypes.float32
+            np.testing.assert_array_equal(tensor.numpy(), array.astype(np.float32))
+            continue
+        assert (tensor.shape, tensor.dtype, tensor.device) == (array.shape, dtype, device), name
         np.testing.assert_array_equal(_bits(tensor.numpy()), _bits(array), err_msg=name)
     assert safe_metadata(path) == {"format": "np"}
 
 
 def test_ours_to_theirs(device, tmp_path):
     path = tmp_path / "ours.safetensors"
+    arrays = {name: array for name, array in ARRAYS.items() if dtypes.from_np(array.dtype) in Device[device].dtypes}
     safe_save(
-        {name: Tensor(array, device=device).reshape(array.shape) for name, array in ARRAYS.items()},
+        {name: Tensor(array, device=device).reshape(array.shape) for name, array in arrays.items()},
         path,
         metadata={"epoch": "3"},
     )
     theirs = safetensors.numpy.load_file(str(path))
-    assert set(theirs) == set(ARRAYS)
-    for name, array in ARRAYS.items():
+    assert set(theirs) == set(arrays)
+    for name, array in arrays.items():
         assert (theirs[name].dtype, theirs[name].shape) == (array.dtype, array.shape), name
         np.testing.assert_array_equal(_bits(theirs[name]), _bits(array), err_msg=name)
     with safetensors.safe_open(str(path), "np") as f:
         assert f.metadata() == {"epoch": "3"}
     as_torch = safetensors.torch.load_file(str(path))
-    assert as_torch["i64"].dtype == torch.int64 and as_torch["f32"].shape == (3, 4)
+    assert as_torch["i64"].dtype == torch.int64
+    assert as_torch["f32"].shape == (3, 4)
     np.testing.assert_array_equal(as_torch["f32"].numpy(), ARRAYS["f32"])
 
 
@@ -293,7 +301,8 @@ def test_malformed_files(device, tmp_path, raw, message):
 
 def test_well_formed_reference_file_parses(device):
     loaded = safe_load(_file(GOOD, np.array([1.0, 2.0], np.float32).tobytes() + b"\x07\x08"), device=device)
-    assert loaded["a"].tolist() == [1.0, 2.0] and loaded["b"].tolist() == [7, 8]
+    assert loaded["a"].tolist() == [1.0, 2.0]
+    assert loaded["b"].tolist() == [7, 8]
 
 
 def test_loading_executes_no_code(device, tmp_path):

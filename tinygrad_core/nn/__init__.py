@@ -75,6 +75,8 @@ class Linear:
 class Conv2d:
     """2-D convolution over (N, C, H, W); weight (out_channels, in_channels // groups, *kernel_size)."""
 
+    _dims = 2  # spatial dims: Conv1d overrides it, and conv2d takes any number of them from the weight's shape
+
     def __init__(
         self,
         in_channels: int,
@@ -86,19 +88,33 @@ class Conv2d:
         groups: int = 1,
         bias: bool = True,
     ):
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
+        self._init_params((out_channels, in_channels // groups), out_channels, bias)
+
+    def _setup(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        groups: int,
+    ) -> None:
         if in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})"
+                f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) "
+                f"must be divisible by groups ({groups})"
             )
         self.kernel_size = _tuple(kernel_size, self._dims)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        fan_in = in_channels // groups * math.prod(self.kernel_size)
-        self.weight = _param(
-            Tensor.kaiming_uniform(out_channels, in_channels // groups, *self.kernel_size, a=math.sqrt(5))
-        )
-        self.bias = _uniform(out_channels, bound=1 / math.sqrt(fan_in)) if bias else None
 
-    _dims = 2
+    def _init_params(self, channels: tuple[int, int], out_channels: int, bias: bool) -> None:
+        # PyTorch's defaults: kaiming_uniform(a=sqrt(5)) weights, bias uniform(+-1/sqrt(fan_in)), where fan_in is
+        # weight.shape[1] * kernel area (for a transposed conv that is out_channels // groups * kernel area)
+        fan_in = channels[1] * math.prod(self.kernel_size)
+        self.weight = _param(Tensor.kaiming_uniform(*channels, *self.kernel_size, a=math.sqrt(5)))
+        self.bias = _uniform(out_channels, bound=1 / math.sqrt(fan_in)) if bias else None
 
     def __call__(self, x: Tensor) -> Tensor:
         return x.conv2d(
@@ -127,14 +143,9 @@ class ConvTranspose2d(Conv2d):
         groups: int = 1,
         bias: bool = True,
     ):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
         self.output_padding = output_padding
-        # PyTorch's fan_in for a transposed conv is weight.shape[1] * kernel area: out_channels // groups * k
-        fan_in = out_channels // groups * math.prod(self.kernel_size)
-        self.weight = _param(
-            Tensor.kaiming_uniform(in_channels, out_channels // groups, *self.kernel_size, a=math.sqrt(5))
-        )
-        self.bias = _uniform(out_channels, bound=1 / math.sqrt(fan_in)) if bias else None
+        self._init_params((in_channels, out_channels // groups), out_channels, bias)
 
     def __call__(self, x: Tensor) -> Tensor:
         return x.conv_transpose2d(

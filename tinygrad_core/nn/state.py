@@ -4,9 +4,10 @@ A safetensors file is an 8-byte little-endian header length N, N bytes of JSON d
 byte offsets into the data), then the raw little-endian data. We read and write it with json and numpy only, so
 loading a file never executes code.
 
-bfloat16: a BF16 entry loads as bfloat16 on a device that supports it; elsewhere (the CPU backend: numpy has no
-bfloat16) it loads as float32, which holds every bfloat16 value exactly (the float32 bits are the bfloat16 bits
-followed by 16 zero bits). Saving a bfloat16 tensor writes its raw bits.
+Half floats: a BF16 or F16 entry loads as bfloat16 / float16 on a device that supports it; elsewhere (bfloat16 on
+the CPU backend, whose numpy has none; float16 on an OpenCL device without cl_khr_fp16) it loads as float32, which
+holds every such value exactly (for bfloat16 the float32 bits are the bfloat16 bits followed by 16 zero bits).
+Saving a bfloat16 tensor writes its raw bits.
 """
 
 from __future__ import annotations
@@ -236,7 +237,8 @@ def _read_header(data: np.ndarray) -> tuple[dict[str, Any], int]:
     length = int(data[:8].view("<u8")[0])
     if length > min(data.size - 8, _MAX_HEADER):
         raise SafetensorsError(
-            f"header length {length} is larger than the {data.size - 8} bytes after it (truncated or not a safetensors file)"
+            f"header length {length} is larger than the {data.size - 8} bytes after it "
+            "(truncated or not a safetensors file)"
         )
     try:
         header = json.loads(data[8 : 8 + length].tobytes().decode("utf-8"), object_pairs_hook=_no_duplicates)
@@ -271,7 +273,8 @@ def _check_entry(name: str, entry: Any, data_size: int) -> tuple[DType, tuple[in
         )
     if end - begin != math.prod(shape) * dtype.itemsize:
         raise SafetensorsError(
-            f"{name!r}: {end - begin} bytes of data, but shape {shape} of {entry['dtype']} needs {math.prod(shape) * dtype.itemsize}"
+            f"{name!r}: {end - begin} bytes of data, but shape {shape} of {entry['dtype']} "
+            f"needs {math.prod(shape) * dtype.itemsize}"
         )
     return dtype, tuple(shape), begin, end
 
@@ -304,12 +307,15 @@ def _to_tensor(dtype: DType, shape: tuple[int, ...], raw: np.ndarray, device: st
     # NOTE: built flat, then reshaped: a 0-d numpy array would come out of Tensor() as shape (1,)
     if dtype == dtypes.bool:
         return Tensor(raw.view(np.uint8) != 0, device=device).reshape(shape)
+    supported = dtype in Device[device].dtypes
     if dtype == dtypes.bfloat16:
         bits = raw.view("<u2").astype(np.uint16)
-        if dtypes.bfloat16 in Device[device].dtypes:
+        if supported:
             return Tensor(bits, device=device).bitcast(dtypes.bfloat16).reshape(shape)
         widened = (bits.astype(np.uint32) << 16).view(np.float32)  # exact; see the module docstring
         return Tensor(widened, device=device).reshape(shape)
+    if dtype == dtypes.float16 and not supported:
+        return Tensor(raw.view("<f2").astype(np.float32), device=device).reshape(shape)
     return Tensor(raw.view(dtype.np.newbyteorder("<")).astype(dtype.np), device=device).reshape(shape)
 
 
