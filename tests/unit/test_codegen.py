@@ -3,6 +3,8 @@ C-family renderer's override points and the compile cache."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from tinygrad_core.codegen import kernel_key
 from tinygrad_core.codegen.cstyle import CStyleRenderer
 from tinygrad_core.codegen.lower import Plan, U, canonicalize, lower
 from tinygrad_core.codegen.symbolic import NEVER, Div, Lin, in_range
-from tinygrad_core.dtype import dtypes
+from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.runtime import Compiler
 from tinygrad_core.schedule import create_schedule
 
@@ -100,12 +102,12 @@ class OpenCLLike(CStyleRenderer):
     extra_params = ()
     global_index = "get_global_id({dim})"
     uniform_entry = False
-    type_names = {**CStyleRenderer.type_names, dtypes.bool: "bool", dtypes.uint32: "uint"}
+    type_names: ClassVar[dict[DType, str]] = {**CStyleRenderer.type_names, dtypes.bool: "bool", dtypes.uint32: "uint"}
     vector_typedef = vector_typedef_unaligned = None
     vector_literal = "({type})({elements})"
     vector_load, vector_store = "vload{width}(0, {ptr})", "vstore{width}({value}, 0, {ptr});"
     gep = "{vec}.s{lane:x}"
-    math_suffix = {}
+    math_suffix: ClassVar[dict[DType, str]] = {}
     prelude = ()
 
 

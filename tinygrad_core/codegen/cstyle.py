@@ -126,14 +126,16 @@ class CStyleRenderer:
         return False
 
     # --- spelling ---
-    def tname(self, dtype: DType, width: int = 1) -> str:
+    def tname(self, dtype: DType | None, width: int = 1) -> str:
+        assert dtype is not None, "a typed instruction has no dtype"
         if width == 1:
             return self.type_names[dtype]
         name = f"{self.vector_names[dtype]}{width}"
         self._vtypes[name] = (dtype, width)
         return name
 
-    def const(self, value: float | int | bool, dtype: DType, width: int = 1) -> str:
+    def const(self, value: float | int | bool, dtype: DType | None, width: int = 1) -> str:
+        assert dtype is not None, "a constant has no dtype"
         if dtypes.is_float(dtype):
             value = float(value)
             if math.isnan(value):

@@ -339,7 +339,7 @@ class Lowerer:
     def staged_index(
         self, key: tuple[tuple[int, int], ...], lane_dims: list[int], lanes: int, width: int
     ) -> list[tuple[Lin, Valid]]:
-        out = []
+        out: list[tuple[Lin, Valid]] = []
         for lane in range(width):
             dims = self.dim_indices(key, lane)
             flat = Lin.num(0)

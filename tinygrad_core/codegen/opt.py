@@ -99,7 +99,8 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
     shape = kernel.full_shape
     if not shape:
         return Plan()
-    if device.renderer.shared_qualifier:
+    # group_reductions: a device may have shared memory yet be faster without (OpenCL on a CPU: PoCL)
+    if device.renderer.shared_qualifier and getattr(device, "group_reductions", True):
         plan = group_plan(kernel)
         if plan is not None:
             return plan
@@ -125,11 +126,11 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
     out_ok = W > 1 and last is not None and shape[last] % W == 0 and store.strides[last] == 1
     red_ok = W > 1 and bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
     vector: int | None = None
-    if out_ok and along(last, loads, (0, 1)):  # type: ignore[arg-type]
+    if out_ok and last is not None and along(last, loads, (0, 1)):
         vector = last
-    elif out_ok and rdims and (tile := tile_for(last)) is not None:  # type: ignore[arg-type]
+    elif out_ok and last is not None and rdims and (tile := tile_for(last)) is not None:
         # x @ W.T: B is read across rows; stage B's tiles so its vectors become contiguous
-        gathers = [a for a in loads if a.strides[last] not in (0, 1)]  # type: ignore[index]
+        gathers = [a for a in loads if a.strides[last] not in (0, 1)]
         footprint = math.prod(shape[d] for d in rdims) * 2 * W * max(a.itemsize for a in gathers)
         if all(a.strides[tile] == 0 for a in gathers) and footprint <= STAGE_LIMIT and shape[tile] >= 16:
             vector, stage = last, [a.buf for a in gathers]
@@ -188,7 +189,7 @@ def split_reduce(kernel: Kernel, device: CompiledDevice) -> tuple[list[tuple[Ker
     (into a scratch buffer), then a second kernel that reduces the S partials and does the rest of the work.
 
     Returns [(kernel, buffer indices)], scratch sizes in bytes; indices count the kernel's buffers, then scratch."""
-    whole = [(kernel, tuple(range(len(kernel.bufs))))], []
+    whole: tuple[list[tuple[Kernel, tuple[int, ...]]], list[int]] = ([(kernel, tuple(range(len(kernel.bufs))))], [])
     reduce = kernel.reduce
     if reduce is None:
         return whole

@@ -80,8 +80,10 @@ def best_plan(kernel: Kernel, device: CompiledDevice, start: Plan, key: str) -> 
         return json.dumps(dataclasses.asdict(_search(kernel, device, start))).encode()
 
     name = f"beam {flags.BEAM.value} {type(device).__name__} {device.compiler.identity} {key}"
-    fields = json.loads(cached_blob(name, search))
-    return Plan(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    fields: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(cached_blob(name, search)).items()
+    }
+    return Plan(**fields)
 
 
 def _search(kernel: Kernel, device: CompiledDevice, start: Plan) -> Plan:
@@ -96,13 +98,13 @@ def _search(kernel: Kernel, device: CompiledDevice, start: Plan) -> Plan:
             if spec.dtype.np.kind == "f"
             else np.ones(spec.size, spec.dtype.np)
         )
-        device.allocator.copyin(handle, memoryview(np.ascontiguousarray(data)).cast("B"))
+        device.allocator.copyin(handle, np.ascontiguousarray(data).data.cast("B"))
         bufs.append(handle)
     out_dtype = kernel.bufs[0].dtype.np
 
     def result() -> np.ndarray:
         host = np.empty(kernel.bufs[0].size, out_dtype)
-        device.allocator.copyout(memoryview(host).cast("B"), bufs[0])
+        device.allocator.copyout(host.data.cast("B"), bufs[0])
         return host
 
     reference_step = build_step(device, kernel, start, ())

@@ -10,6 +10,7 @@ import pytest
 from tinygrad_clang import runtime as clang_runtime
 
 from tinygrad_core import Device, Tensor, flags
+from tinygrad_core.codegen.lower import Plan
 from tinygrad_core.runtime import CompileError, Compiler
 
 pytestmark = pytest.mark.skipif(
@@ -120,3 +121,21 @@ def test_results_do_not_depend_on_threads(threads):
         assert Device["CLANG"].threads == threads  # type: ignore[attr-defined]
         out = (Tensor(a, device="CLANG") @ Tensor(b, device="CLANG")).numpy()
     np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_beam_search_picks_a_correct_plan_and_caches_it(tmp_path):
+    from tinygrad_core.codegen import opt, search
+    from tinygrad_core.codegen.lower import canonicalize
+    from tinygrad_core.schedule import create_schedule
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((32, 48)).astype(np.float32), rng.standard_normal((48, 40)).astype(np.float32)
+    out = Tensor(a, device="CLANG") @ Tensor(b, device="CLANG")
+    kernel = canonicalize([item.kernel for item in create_schedule([out.lazydata]) if item.kernel is not None][-1])
+    device = Device["CLANG"]
+    start = opt.choose_plan(kernel, device)
+    with flags.Context(CACHEDIR=str(tmp_path), BEAM=2):
+        plan = search.best_plan(kernel, device, start, "test-key")
+        assert list((tmp_path / "blobs").iterdir())  # the winner is on disk
+        assert search.best_plan(kernel, device, Plan(), "test-key") == plan  # and read back, not searched again
+        np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-4)

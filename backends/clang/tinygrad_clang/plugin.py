@@ -12,4 +12,5 @@ def register_backend() -> BackendSpec:
         priority=20,  # above the numpy CPU backend: compiled kernels are much faster
         availability="tinygrad_clang.runtime:why_unavailable",  # None, or "no C compiler found ..."
         device="tinygrad_clang.runtime:ClangDevice",  # imported on first use only
+        device_count="tinygrad_clang.runtime:device_count",  # one: the whole CPU (kernels use every core)
     )

@@ -43,10 +43,14 @@ def why_unavailable() -> str | None:
     if find_compiler() is None:
         return "no C compiler found (install clang or gcc)"
     try:
-        import cffi  # noqa: F401
+        import cffi  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         return "cffi is not installed (pip install cffi)"
     return None
+
+
+def device_count() -> int:
+    return 1
 
 
 class ClangCompiler(runtime.Compiler):
@@ -113,7 +117,7 @@ typedef int (*tg_pool)(tg_kernel, void **, int, int, int);
 def _ffi() -> Any:
     """cffi's FFI for _CDEF in out-of-line ABI mode: parsing C declarations imports pycparser (~0.1 s), so the parsed
     form is written once as a small module under CACHEDIR and imported from there by later processes."""
-    import cffi
+    import cffi  # type: ignore[import-untyped]
 
     tag = hashlib.sha256(f"{cffi.__version__}{_CDEF}".encode()).hexdigest()[:16]
     path = os.path.join(flags.CACHEDIR.value, "ffi", f"_tinygrad_clang_ffi_{tag}.py")
@@ -128,7 +132,8 @@ def _ffi() -> Any:
             builder.emit_python_code(tmp)
         os.replace(tmp, path)
     spec = importlib.util.spec_from_file_location(f"_tinygrad_clang_ffi_{tag}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ffi
