@@ -77,7 +77,7 @@ def tiny_family(lib: SimpleNamespace, budget: float, repeats: int, only: set[str
 
         @TinyJit
         def step(x: Any, y: Any) -> Any:
-            with Tensor.train():
+            with lib.train():
                 opt.zero_grad()
                 loss = x.sequential(model).sparse_categorical_crossentropy(y)
                 loss.backward()
@@ -101,7 +101,9 @@ def tiny_family(lib: SimpleNamespace, budget: float, repeats: int, only: set[str
     ]
     cnn_labels = Tensor(rng.integers(0, 10, 64).astype(np.int32)).realize()
     cases["cnn train step"] = train_step(cnn, data(64, 1, 28, 28), cnn_labels)
-    return {name: measure(fn, budget, repeats) for name, fn in cases.items() if not only or name in only}
+    # asynchronous devices (OpenCL) only queue the work in realize(): time it until the device is done
+    timed = {name: lambda fn=fn: (fn(), lib.synchronize()) for name, fn in cases.items()}
+    return {name: measure(fn, budget, repeats) for name, fn in timed.items() if not only or name in only}
 
 
 def torch_workloads(budget: float, repeats: int, only: set[str]) -> dict[str, float]:
@@ -199,36 +201,32 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
         from tinygrad_core.nn.state import get_parameters
 
         Device.DEFAULT = device
-        return tiny_family(
-            SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters),
-            budget,
-            repeats,
-            only,
-        )
+        lib = SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters)
+        lib.synchronize, lib.train = Device[device].synchronize, Tensor.train
+        return tiny_family(lib, budget, repeats, only)
     if framework == "tinygrad":
-        from tinygrad import Device, Tensor, TinyJit, nn
+        from tinygrad import Context, Device, Tensor, TinyJit, nn
+        from tinygrad.helpers import DEV
         from tinygrad.nn import optim
         from tinygrad.nn.state import get_parameters
 
-        Device.DEFAULT = device
-        return tiny_family(
-            SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters),
-            budget,
-            repeats,
-            only,
-        )
+        DEV.value = device  # tinygrad 0.14 refuses `Device.DEFAULT = ...`
+        lib = SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters)
+        lib.synchronize = Device[device].synchronize
+        lib.train = lambda: Context(TRAINING=1)  # tinygrad 0.14 has no Tensor.train()
+        return tiny_family(lib, budget, repeats, only)
     if framework == "torch":
         return torch_workloads(budget, repeats, only)
     return numpy_workloads(budget, repeats, only)
 
 
-def first_result(framework: str, device: str) -> float:
+def first_result(framework: str, device: str, python: str = sys.executable) -> float:
     """Seconds from starting a new Python process to its first computed result (warm on-disk caches)."""
-    env_device = {"DEVICE": device} if device else {}
+    env_device = {"DEV" if framework == "tinygrad" else "DEVICE": device} if device else {}
     for _ in range(2):  # the first run fills compile caches; report the second
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-c", FIRST_RESULT[framework]],
+            [python, "-c", FIRST_RESULT[framework]],
             check=True,
             env={**os.environ, **env_device},
             capture_output=True,
@@ -261,8 +259,16 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma list of workload names to run")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per workload after warm-up")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="FRAMEWORK=PYTHON",
+        help="run a framework's worker with another interpreter, e.g. tinygrad=/tmp/tgvenv/bin/python (repeatable)",
+    )
     args = parser.parse_args()
     only = {w.strip() for w in args.only.split(",") if w.strip()}
+    pythons = dict(item.split("=", 1) for item in args.python)
     if args.worker:
         print(json.dumps(worker(args.worker, args.budget, args.repeats, only)))
         return
@@ -275,9 +281,11 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for framework in frameworks:
         print(f"running {framework} ...", file=sys.stderr)
+        name, _, device = framework.partition(":")
+        python = pythons.get(name, sys.executable)
         proc = subprocess.run(
             [
-                sys.executable,
+                python,
                 __file__,
                 "--worker",
                 framework,
@@ -296,10 +304,9 @@ def main() -> None:
             print(f"  {framework} failed: {reason}", file=sys.stderr)
             continue
         results[framework] = json.loads(proc.stdout.strip().splitlines()[-1])
-        name, _, device = framework.partition(":")
         if not only or "first result" in only:
             try:
-                results[framework]["first result"] = first_result(name, device)
+                results[framework]["first result"] = first_result(name, device, python)
             except (subprocess.CalledProcessError, KeyError):
                 pass
 

@@ -260,3 +260,36 @@ def test_mnist_example_trains():
     args = [sys.executable, str(script), "--device", "OPENCL", "--digits", "--limit", "256", "--epochs", "1"]
     result = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+# --- work groups ---
+def test_large_private_arrays_launch_in_small_work_groups(opencl):
+    src = SCALE.replace(
+        "int i = get_global_id(0);", "int i = get_global_id(0);\n  float tile[32768];\n  tile[i] = x[i];"
+    )
+    src = src.replace("x[i] * 3.0f", "tile[i] * 3.0f")
+    program = opencl.make_program("scale", opencl.compiler.compile(src))
+    assert program.private == 32768 * 4
+    (global_size,), local = program.launch_dims(128)
+    assert global_size == 128
+    assert local is not None
+    assert local[0] * program.private <= runtime.PRIVATE_BUDGET
+
+
+def test_cpu_devices_get_two_work_groups_per_core(opencl):
+    if not opencl.is_cpu:
+        pytest.skip(f"{opencl.name} is not a CPU device: its driver picks work groups")
+    program = opencl.make_program("scale", opencl.compiler.compile(SCALE))
+    (_,), local = program.launch_dims(4096)
+    assert local is not None
+    assert 4096 // local[0] >= 2 * opencl.cl_device.max_compute_units
+
+
+def test_group_reductions_in_local_memory_are_correct(opencl, monkeypatch):
+    """Off by default on CPU devices (slower there), on for GPUs: the __local path must be right wherever it runs."""
+    monkeypatch.setattr(opencl, "group_reductions", True)
+    x = np.random.default_rng(1).standard_normal((24, 2048)).astype(np.float32)
+    t = Tensor(x, device="OPENCL")
+    np.testing.assert_allclose(t.sum(1).numpy(), x.sum(1), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(t.max(1).numpy(), x.max(1))
+    np.testing.assert_allclose((t * 3).exp().sum(1).numpy(), np.exp(x * 3).sum(1), rtol=1e-4)

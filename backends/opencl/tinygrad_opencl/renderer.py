@@ -25,6 +25,7 @@ class OpenCLRenderer(CStyleRenderer):
     kernel_qualifier, buffer_qualifier = "__kernel", "__global"
     # NOTE: staged arrays stay private ("" qualifier): each work item stages the rows it alone reads.
     local_qualifier, local_align = "", ""
+    shared_qualifier = "__local"  # the partials of a group reduction
     extra_params: ClassVar[tuple[str, ...]] = ()
     global_index = "get_global_id({dim})"
     index_builtins: ClassVar[dict[str, str]] = {"group": "get_group_id({})", "local": "get_local_id({})"}
