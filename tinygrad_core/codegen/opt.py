@@ -123,6 +123,10 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
         return next((d for d in odims if d != v and shape[d] >= 2 and moving and along(d, moving, (0,))), None)
 
     last = odims[-1] if odims else None
+    # an output row the full width doesn't divide (28 columns of a 3x3 convolution) still takes half-width vectors
+    reduce_vector = bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
+    while W > 4 and last is not None and not reduce_vector and shape[last] % W and shape[last] % (W // 2) == 0:
+        W //= 2
     out_ok = W > 1 and last is not None and shape[last] % W == 0 and store.strides[last] == 1
     red_ok = W > 1 and bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
     vector: int | None = None
@@ -132,7 +136,10 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
         # x @ W.T: B is read across rows; stage B's tiles so its vectors become contiguous
         gathers = [a for a in loads if a.strides[last] not in (0, 1)]
         footprint = math.prod(shape[d] for d in rdims) * 2 * W * max(a.itemsize for a in gathers)
-        if all(a.strides[tile] == 0 for a in gathers) and footprint <= STAGE_LIMIT and shape[tile] >= 16:
+        # staging works per buffer: a buffer also read along the tile (x @ x.T reads x both ways) can't be staged
+        staged = {a.buf for a in gathers}
+        fixed = all(a.strides[tile] == 0 for a in loads if a.buf in staged)
+        if fixed and footprint <= STAGE_LIMIT and shape[tile] >= 16:
             vector, stage = last, [a.buf for a in gathers]
     if vector is None and red_ok:
         vector = rdims[-1]
