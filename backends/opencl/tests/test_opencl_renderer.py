@@ -127,6 +127,7 @@ def test_clang_accepts_the_source_as_opencl_c(tmp_path, plan):
     path = tmp_path / "kernel.cl"
     path.write_text(src)
     clang = shutil.which("clang-15") or shutil.which("clang")
+    assert clang is not None
     args = [clang, "-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header", "-fsyntax-only", str(path)]
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr + src

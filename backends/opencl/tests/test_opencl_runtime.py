@@ -4,6 +4,7 @@ device indices and the unavailable path. Skipped with the backend's own reason w
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,9 +40,9 @@ def opencl() -> runtime.OpenCLDevice:
 def test_copy_in_and_out(opencl):
     data = np.arange(1000, dtype=np.float32)
     handle = opencl.allocator.alloc(data.nbytes)
-    opencl.allocator.copyin(handle, memoryview(data).cast("B"))
+    opencl.allocator.copyin(handle, data.data.cast("B"))
     out = np.zeros_like(data)
-    opencl.allocator.copyout(memoryview(out).cast("B"), handle)
+    opencl.allocator.copyout(out.data.cast("B"), handle)
     np.testing.assert_array_equal(out, data)
     opencl.allocator.free(handle, data.nbytes)
 
@@ -71,11 +72,11 @@ def test_program_launch_over_global_size(opencl):
     program = opencl.make_program("scale", binary)
     x = np.arange(4096, dtype=np.float32)
     out_handle, x_handle = opencl.allocator.alloc(x.nbytes), opencl.allocator.alloc(x.nbytes)
-    opencl.allocator.copyin(x_handle, memoryview(x).cast("B"))
+    opencl.allocator.copyin(x_handle, x.data.cast("B"))
     program([out_handle, x_handle], x.size)
     opencl.synchronize()
     out = np.empty_like(x)
-    opencl.allocator.copyout(memoryview(out).cast("B"), out_handle)
+    opencl.allocator.copyout(out.data.cast("B"), out_handle)
     np.testing.assert_array_equal(out, x * 3)
 
 
@@ -132,8 +133,42 @@ def test_index_past_the_last_device_is_a_clear_error():
 def test_every_device_opens_in_enumeration_order():
     for i, cl_device in enumerate(runtime._devices()):
         dev = Device[f"OPENCL:{i}"]
+        assert isinstance(dev, runtime.OpenCLDevice)
         assert dev.cl_device == cl_device
         np.testing.assert_array_equal((Tensor([1.0, 2.0], device=f"OPENCL:{i}") + 1).numpy(), [2.0, 3.0])
+
+
+TWO_DEVICES = """
+import numpy as np
+from tinygrad_core import Tensor
+from tinygrad_core.errors import DeviceError
+from tinygrad_opencl import runtime
+
+assert runtime.device_count() == 2, runtime.OpenCLDevice.describe()
+on_1 = Tensor([1.0, 2.0], device="OPENCL:1") * 3
+on_0 = on_1.to("OPENCL")
+assert (on_1.device, on_0.device) == ("OPENCL:1", "OPENCL")
+np.testing.assert_array_equal((on_0 + 1).numpy(), [4.0, 7.0])
+np.testing.assert_array_equal(on_0.to("OPENCL:1").numpy(), [3.0, 6.0])
+for bad in (lambda: (on_1 + on_0).numpy(), lambda: Tensor([1.0], device="OPENCL:2")):
+    try:
+        bad()
+    except DeviceError as e:
+        print(e)
+    else:
+        raise AssertionError("no error")
+"""
+
+
+def test_two_devices_from_pocl():
+    """PoCL makes a second device on request (POCL_DEVICES): OPENCL:1 computes and copies to and from OPENCL:0."""
+    if "Portable Computing Language" not in [device.platform.name for device in runtime._devices()]:
+        pytest.skip("needs PoCL to make a second device")
+    env = {**os.environ, "POCL_DEVICES": "pthread pthread"}
+    result = subprocess.run([sys.executable, "-c", TWO_DEVICES], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "tensors on different devices (OPENCL:1 and OPENCL)" in result.stdout
+    assert "OPENCL:2 does not exist: OPENCL has 2 devices" in result.stdout
 
 
 def test_describe_names_each_device():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tinygrad_core.dtype import ALL_DTYPES, dtypes
 from tinygrad_core.runtime import Allocator, CompiledDevice, CompileError, Compiler, Program
@@ -60,21 +60,17 @@ def device_count() -> int:
     return len(_devices())
 
 
-def _describe(device: cl.Device) -> str:
-    return f"{device.name.strip()} ({device.platform.name.strip()})"
-
-
 # --- compiler: OpenCL C -> the platform's program binary ---
 def _build(context: cl.Context, device: cl.Device, source: str | None, binary: bytes | None) -> cl._Program:
     import pyopencl as cl
 
-    program = cl._Program(context, source) if binary is None else cl._Program(context, [device], [binary])
+    program = cl._Program(context, [device], [binary]) if binary is not None else cl._Program(context, source or "")
     with warnings.catch_warnings():  # a warning-only build log is not worth a Python warning per kernel
         warnings.simplefilter("ignore", cl.CompilerWarning)
         try:
             program.build(BUILD_OPTIONS.encode(), [device])
         except cl.Error:
-            log = program.get_build_info(device, cl.program_build_info.LOG).strip()
+            log = str(program.get_build_info(device, cl.program_build_info.LOG)).strip()
             listing = "\n".join(f"{i + 1:4} {line}" for i, line in enumerate((source or "").splitlines()))
             what = "building this kernel" if source is not None else "loading a cached kernel binary"
             raise CompileError(f"OpenCL {what} failed on {device.name.strip()}:\n{log}\n{listing}".rstrip()) from None
@@ -96,7 +92,8 @@ class OpenCLCompiler(Compiler):
 
         program = _build(self.context, self.device, src, None)
         private = sum(_ITEMSIZE[ctype] * int(n) for ctype, n in _PRIVATE_ARRAY.findall(src))
-        return private.to_bytes(8, "little") + bytes(program.get_info(cl.program_info.BINARIES)[0])
+        binaries = cast("list[bytes]", program.get_info(cl.program_info.BINARIES))
+        return private.to_bytes(8, "little") + bytes(binaries[0])
 
 
 # --- program: one kernel, launched over global_size work items ---
@@ -174,14 +171,15 @@ class OpenCLDevice(CompiledDevice):
         self.cl_device = _devices()[index]
         self.context = cl.Context([self.cl_device])
         self.queue = cl.CommandQueue(self.context, self.cl_device)
+        # declared from the extensions, never assumed: kernels of a missing dtype fail before they run
         extensions = set(self.cl_device.extensions.split())
-        missing = {dtypes.bfloat16: "bfloat16 is not supported by this backend"}
+        missing = {dtypes.bfloat16: "bfloat16 has no OpenCL C type"}
         if "cl_khr_fp64" not in extensions:
-            missing[dtypes.float64] = "float64 needs cl_khr_fp64"
+            missing[dtypes.float64] = "no cl_khr_fp64 for float64"
         if "cl_khr_fp16" not in extensions:
-            missing[dtypes.float16] = "float16 needs cl_khr_fp16"
+            missing[dtypes.float16] = "no cl_khr_fp16 for float16"
         self.dtypes = frozenset(ALL_DTYPES) - set(missing)
-        self.missing_dtype_reason = f"{self.cl_device.name.strip()} lacks it ({'; '.join(missing.values())})"
+        self.missing_dtype_reason = f"{self.cl_device.name.strip()}: {'; '.join(reversed(missing.values()))}"
         # what the kernel planner (codegen/opt.py) reads: vector width, and how many work items keep the device busy
         self.vector_bytes = 4 * max(1, self.cl_device.preferred_vector_width_float)  # 32 on PoCL with AVX2, 4 on GPUs
         self.is_cpu = is_cpu = bool(self.cl_device.type & cl.device_type.CPU)
@@ -205,4 +203,5 @@ class OpenCLDevice(CompiledDevice):
     @staticmethod
     def describe() -> str:
         """Every device and its index, for `python -m tinygrad_core.devices`."""
-        return "; ".join(f"OPENCL:{i} {_describe(device)}" for i, device in enumerate(_devices()))
+        names = [f"{device.name.strip()} ({device.platform.name.strip()})" for device in _devices()]
+        return "; ".join(f"OPENCL:{i} {name}" for i, name in enumerate(names))
