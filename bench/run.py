@@ -273,8 +273,12 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.budget, args.repeats, only)))
         return
 
-    frameworks = [f for f in args.frameworks.split(",") if f] or [f"tinygrad-core:{b}" for b in our_backends()] + [
-        "tinygrad:CPU",
+    available = our_backends()
+    # tinygrad's own OpenCL device beside ours: the same runtime (PoCL on a CPU-only box) on both sides
+    theirs = ["tinygrad:CPU", *(["tinygrad:CL"] if "OPENCL" in available else [])]
+    frameworks = [f for f in args.frameworks.split(",") if f] or [
+        *(f"tinygrad-core:{b}" for b in available),
+        *theirs,
         "torch",
         "numpy",
     ]
