@@ -173,7 +173,8 @@ def _load(flat: torch.Tensor, st: ShapeTracker) -> torch.Tensor:
     *inner, view = st.views
     if inner:
         # the outer view indexes the flat, contiguous space of the views below it: materialize that, then view it
-        below = _load(flat, ShapeTracker(tuple(inner))).expand(inner[-1].shape).reshape(-1)
+        # (contiguous: torch.as_strided below addresses the storage, so the strides of a reshaped view would be lost)
+        below = _load(flat, ShapeTracker(tuple(inner))).expand(inner[-1].shape).reshape(-1).contiguous()
         return _load(below, ShapeTracker((view,)))
     if view.mask is not None:
         # a padded view: the valid box read through a plain view, placed in zeros; reads outside touch no memory
@@ -188,6 +189,7 @@ def _load(flat: torch.Tensor, st: ShapeTracker) -> torch.Tensor:
     flipped = [d for d, s in enumerate(view.strides) if s < 0 and shape[d] > 1]
     offset = view.offset + sum((shape[d] - 1) * view.strides[d] for d in flipped)
     strides = [abs(s) if shape[d] > 1 else 0 for d, s in enumerate(view.strides)]
+    offset += flat.storage_offset()  # as_strided counts from the start of the storage, not of `flat`
     out = torch.as_strided(flat, shape, strides, offset) if math.prod(shape) else flat.new_empty(shape)
     return out.flip(flipped) if flipped else out
 

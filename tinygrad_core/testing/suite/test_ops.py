@@ -18,7 +18,7 @@ from tinygrad_core.ops import Ops
 from tinygrad_core.tensor import Tensor
 from tinygrad_core.testing import assert_close, dtype_name, reference, require
 from tinygrad_core.testing.kernels import alu, const, load, run, sample, tracker
-from tinygrad_core.view import ShapeTracker
+from tinygrad_core.view import ShapeTracker, View
 
 pytestmark = pytest.mark.kit("ops")
 N = 96  # elements per case
@@ -284,6 +284,12 @@ VIEWS: dict[str, tuple[tuple[int, ...], Movement, Callable[[np.ndarray], np.ndar
             st.reshape((1, 10)).expand((3, 10)).reshape((30,)).pad(((0, 3),)).reshape((3, 11)).shrink(((0, 3), (0, 8)))
         ),
         lambda a: np.lib.stride_tricks.sliding_window_view(a, 8),
+    ),
+    # a stack a simplifier could merge: the inner view read as a whole is a strided (not contiguous) array
+    "unmerged_stack": (
+        (4, 64, 64),
+        lambda st: ShapeTracker((View.create((2, 2, 64), (8192, 4096, 64), 63), View.create((2, 128)))),
+        lambda a: a[:, :, 63].reshape(2, 128),
     ),
 }
 VIEW_DTYPES = (dtypes.float32, dtypes.int8, dtypes.float16, dtypes.int64)
