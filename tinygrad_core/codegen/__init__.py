@@ -74,7 +74,7 @@ def compile_kernel(device: CompiledDevice, kernel: Kernel, noalias: bool = True)
     from tinygrad_core.codegen import opt
 
     start = time.perf_counter()
-    parts, scratch = opt.split_reduce(canonicalize(kernel), device)
+    parts, scratch = opt.split(canonicalize(kernel), device)
     steps = []
     for part, bufs in parts:
         part = canonicalize(part) if len(parts) > 1 else part

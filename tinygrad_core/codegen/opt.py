@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_core.codegen.lower import Plan, _index_of
-from tinygrad_core.codegen.symbolic import Lin
+from tinygrad_core.codegen.symbolic import Lin, Never
 from tinygrad_core.kernel import BufferSpec, Kernel, KNode
 from tinygrad_core.ops import Ops
 from tinygrad_core.view import ShapeTracker
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tinygrad_core.runtime import CompiledDevice
 
 STAGE_LIMIT = 256 * 1024  # bytes of one staged tile: stays in L2
+PRECOMPUTE_MIN = 16  # an operand broadcast along an output dim this long is computed once (precompute_operands)
 GROUP_MIN = 32  # reduce dims at least this long get a group reduction where the renderer has shared memory
 
 
@@ -38,22 +39,30 @@ class Access:
     strides: list[int | None]  # per dim; None: not affine in that dim (a multi-view or masked walk)
 
 
+def _strides(st: ShapeTracker, dims: list[Lin], shape: tuple[int, ...]) -> list[int | None]:
+    """How `st` (over the loop space, or its output with reduce dims at 1) walks memory along each dim; None where
+    it is not affine in that dim (a multi-view or masked walk)."""
+    idx, valid = _index_of(
+        st, dims if st.shape == shape else [d if n != 1 else Lin.num(0) for d, n in zip(dims, st.shape)]
+    )
+    if isinstance(valid, Never):
+        return [0] * len(dims)  # masked out everywhere: reads nothing
+    strides: list[int | None] = []
+    for i in range(len(dims)):
+        coef = idx.coef(f"d{i}")
+        masked = any(f"d{i}" in c[0].vars for c in valid)
+        strides.append(None if coef is None or masked else coef)
+    return strides
+
+
 def accesses(kernel: Kernel) -> tuple[list[Access], Access]:
     """How the reduce-side loads (or all loads, without a reduce) and the store walk each dim."""
-    dims = [Lin.var(f"d{i}", n) for i, n in enumerate(kernel.full_shape)]
+    shape = kernel.full_shape
+    dims = [Lin.var(f"d{i}", n) for i, n in enumerate(shape)]
     root = kernel.reduce if kernel.reduce is not None else kernel.ast
 
     def walk(node: KNode) -> Access:
-        st: ShapeTracker = node.arg[1]
-        idx, valid = _index_of(
-            st, dims if st.shape == kernel.full_shape else [d if n != 1 else Lin.num(0) for d, n in zip(dims, st.shape)]
-        )
-        strides: list[int | None] = []
-        for i in range(len(dims)):
-            coef = idx.coef(f"d{i}")
-            masked = valid != () and any(f"d{i}" in c[0].vars for c in valid)  # type: ignore[union-attr]
-            strides.append(None if coef is None or masked else coef)
-        return Access(node.arg[0], node.dtype.itemsize, strides)
+        return Access(node.arg[0], node.dtype.itemsize, _strides(node.arg[1], dims, shape))
 
     loads = [walk(n) for n in root.toposort() if n.op is Ops.LOAD]
     return loads, walk(kernel.ast)
@@ -190,13 +199,99 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
     return Plan(tuple(upcast), vector, width, tuple(order), parallel, tuple(sorted(set(stage))))
 
 
-# --- splitting a large reduction into two kernels ---
-def split_reduce(kernel: Kernel, device: CompiledDevice) -> tuple[list[tuple[Kernel, tuple[int, ...]]], list[int]]:
-    """A reduction with few outputs and a long reduce dim becomes partial reductions over S slices run in parallel
-    (into a scratch buffer), then a second kernel that reduces the S partials and does the rest of the work.
+# --- kernels that become several programs: precomputed operands, split reductions ---
+Parts = tuple[list[tuple[Kernel, tuple[int, ...]]], list[int]]
 
-    Returns [(kernel, buffer indices)], scratch sizes in bytes; indices count the kernel's buffers, then scratch."""
-    whole: tuple[list[tuple[Kernel, tuple[int, ...]]], list[int]] = ([(kernel, tuple(range(len(kernel.bufs))))], [])
+
+def split(kernel: Kernel, device: CompiledDevice) -> Parts:
+    """The programs one (canonical) kernel runs as: [(kernel, buffer indices)] and the scratch buffers' sizes in bytes;
+    indices count the kernel's buffers, then the scratch buffers."""
+    return precompute_operands(kernel) or split_reduce(kernel, device)
+
+
+def precompute_operands(kernel: Kernel) -> Parts | None:
+    """A reduction's operand computed only from values broadcast along an output dim would be recomputed for every
+    index of that dim: the relu mask on an operand of a backward matmul is recomputed for every column. Each such
+    operand is computed once, by a kernel of its own, into a scratch buffer that the reduction reads instead.
+
+    None when no operand of at least two ALU ops is broadcast along an output dim of PRECOMPUTE_MIN or more."""
+    reduce = kernel.reduce
+    if reduce is None:
+        return None
+    shape = kernel.full_shape
+    odims = [d for d in range(len(shape)) if d not in kernel.reduce_axes and shape[d] > 1]
+    if not any(shape[d] >= PRECOMPUTE_MIN for d in odims):
+        return None
+    dims = [Lin.var(f"d{i}", n) for i, n in enumerate(shape)]
+    fixed: dict[int, set[int]] = {}  # node -> the output dims it does not vary along
+    alus: dict[int, int] = {}  # node -> ALU ops in its subtree (shared nodes counted once per use)
+    reads_out: dict[int, bool] = {}  # node -> whether it loads the output buffer (a scratch kernel can't)
+    for node in reduce.src[0].toposort():
+        if node.op in (Ops.LOAD, Ops.CONST):
+            strides = _strides(node.arg[1], dims, shape)
+            fixed[id(node)] = {d for d in odims if strides[d] == 0}
+            alus[id(node)], reads_out[id(node)] = 0, node.op is Ops.LOAD and node.arg[0] == 0
+        else:
+            fixed[id(node)] = set.intersection(*(fixed[id(src)] for src in node.src))
+            alus[id(node)] = 1 + sum(alus[id(src)] for src in node.src)
+            reads_out[id(node)] = any(reads_out[id(src)] for src in node.src)
+
+    chosen: list[KNode] = []
+    seen: set[int] = set()
+
+    def visit(node: KNode) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        broadcast = any(shape[d] >= PRECOMPUTE_MIN for d in fixed[id(node)])
+        if alus[id(node)] >= 2 and broadcast and not reads_out[id(node)]:
+            chosen.append(node)
+            return
+        for src in node.src:
+            visit(src)
+
+    visit(reduce.src[0])
+    if not chosen:
+        return None
+    parts: list[tuple[Kernel, tuple[int, ...]]] = []
+    scratch: list[int] = []
+    loads: dict[int, KNode] = {}
+    for node in chosen:
+        small = tuple(1 if d in fixed[id(node)] else n for d, n in enumerate(shape))
+        bounds = tuple((0, n) for n in small)
+        memo: dict[int, KNode] = {}
+
+        def shrunk(n: KNode, bounds: tuple[tuple[int, int], ...] = bounds, memo: dict[int, KNode] = memo) -> KNode:
+            if id(n) not in memo:
+                arg = (n.arg[0], n.arg[1].shrink(bounds)) if n.op in (Ops.LOAD, Ops.CONST) else n.arg
+                memo[id(n)] = KNode(n.op, n.dtype, tuple(shrunk(src) for src in n.src), arg)
+            return memo[id(n)]
+
+        index = len(kernel.bufs) + len(scratch)
+        spec = BufferSpec(node.dtype, math.prod(small))
+        store = KNode(Ops.STORE, node.dtype, (shrunk(node),), (0, ShapeTracker.from_shape(small)))
+        parts.append((Kernel(store, (spec, *kernel.bufs[1:])), (index, *range(1, len(kernel.bufs)))))
+        scratch.append(spec.size * spec.dtype.itemsize)
+        loads[id(node)] = KNode(Ops.LOAD, node.dtype, (), (index, ShapeTracker.from_shape(small).expand(shape)))
+    rebuilt: dict[int, KNode] = {}
+
+    def rebuild(node: KNode) -> KNode:
+        if id(node) in loads:
+            return loads[id(node)]
+        if id(node) not in rebuilt:
+            rebuilt[id(node)] = KNode(node.op, node.dtype, tuple(rebuild(src) for src in node.src), node.arg)
+        return rebuilt[id(node)]
+
+    scratch_specs = tuple(part.bufs[0] for part, _ in parts)
+    main = Kernel(rebuild(kernel.ast), (*kernel.bufs, *scratch_specs))
+    parts.append((main, tuple(range(len(main.bufs)))))
+    return parts, scratch
+
+
+def split_reduce(kernel: Kernel, device: CompiledDevice) -> Parts:
+    """A reduction with few outputs and a long reduce dim becomes partial reductions over S slices run in parallel
+    (into a scratch buffer), then a second kernel that reduces the S partials and does the rest of the work."""
+    whole: Parts = ([(kernel, tuple(range(len(kernel.bufs))))], [])
     reduce = kernel.reduce
     if reduce is None:
         return whole
@@ -204,7 +299,8 @@ def split_reduce(kernel: Kernel, device: CompiledDevice) -> tuple[list[tuple[Ker
     outputs = math.prod(shape[d] for d in range(len(shape)) if d not in rdims)
     first = rdims[0]
     size = shape[first]
-    if outputs * 64 > size or size < 1 << 15 or any(n.op is Ops.LOAD and n.arg[0] == 0 for n in reduce.toposort()):
+    total = math.prod(shape[d] for d in rdims)  # the first reduce dim is split, but all of them are long work
+    if outputs * 64 > total or total < 1 << 15 or any(n.op is Ops.LOAD and n.arg[0] == 0 for n in reduce.toposort()):
         return whole
     slices = _divisor(size, [256, 128, 64, 32, 16])
     if slices == 1:
