@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from tinygrad_core import Tensor, flags
-from tinygrad_core.codegen import kernel_key
+from tinygrad_core.codegen import kernel_key, opt
 from tinygrad_core.codegen.cstyle import CStyleRenderer
 from tinygrad_core.codegen.lower import Plan, U, canonicalize, lower
 from tinygrad_core.codegen.symbolic import NEVER, Div, Lin, in_range
 from tinygrad_core.dtype import DType, dtypes
+from tinygrad_core.ops import Ops
 from tinygrad_core.runtime import Compiler
 from tinygrad_core.schedule import create_schedule
 
@@ -143,3 +144,33 @@ def test_cache_entries_are_checked_and_rebuilt(tmp_path):
         path.write_bytes(path.read_bytes()[:-1])  # truncated
         assert compiler.compile_cached("abc") == b"cba"
         assert compiler.calls == 2
+
+
+# --- kernels that become several programs ---
+def test_an_operand_broadcast_along_an_output_dim_is_computed_once():
+    a, b = cpu(32, 24), cpu(24, 20)
+    kernel = canonicalize(kernel_of(((a - 100) * 2).relu() @ b))  # relu(...) of A is the same for all 20 columns
+    parts, scratch = opt.precompute_operands(kernel) or ([], [])
+    assert len(parts) == 2
+    (first, first_bufs), (main, main_bufs) = parts
+    assert first.reduce is None
+    assert first.bufs[0].size == 32 * 24
+    assert scratch == [32 * 24 * 4]
+    assert first_bufs == (len(kernel.bufs), *range(1, len(kernel.bufs)))  # writes the scratch buffer
+    reads = {n.arg[0] for n in main.ast.toposort() if n.op is Ops.LOAD}
+    assert len(kernel.bufs) in reads
+    assert main_bufs == tuple(range(len(main.bufs)))
+
+
+def test_cheap_or_self_reading_operands_stay_inline():
+    a, b = cpu(32, 24), cpu(24, 20)
+    assert opt.precompute_operands(canonicalize(kernel_of(a.relu() @ b))) is None  # one op: cheaper than a pass
+    assert opt.precompute_operands(canonicalize(kernel_of(a @ b))) is None
+
+
+def test_precomputed_operands_give_the_same_numbers(device):
+    rng = np.random.default_rng(0)
+    a, c = rng.standard_normal((64, 48)).astype(np.float32), rng.standard_normal((64, 40)).astype(np.float32)
+    mask = (Tensor(c, device=device) > 0).where(Tensor(c, device=device), 0)
+    got = (mask.T @ (Tensor(a, device=device) * 3 + 1).relu()).numpy()  # both operands precomputed
+    np.testing.assert_allclose(got, np.where(c > 0, c, 0).T @ np.maximum(a * 3 + 1, 0), rtol=1e-4, atol=1e-4)
