@@ -17,6 +17,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from tinygrad_core import flags
+from tinygrad_core.devices import Device
 from tinygrad_core.errors import JitError
 from tinygrad_core.runtime import Buffer
 from tinygrad_core.schedule import ScheduleItem, capture, run_schedule
@@ -60,11 +62,14 @@ class TinyJit(Generic[ReturnType]):
         self.inputs: list[Buffer] = []
         self.signature: tuple[Any, ...] | None = None
         self.result: Any = None
+        self.launches: list[Callable[[], None]] = []  # each item bound to its buffers (Device.bind)
+        self.bound: list[Buffer] = []  # the input buffers the launches are bound to
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     def reset(self) -> None:
         """Forget the recording: the next two calls warm up and capture again."""
         self.calls, self.items, self.inputs, self.signature, self.result = 0, [], [], None, None
+        self.launches, self.bound = [], []
 
     def __call__(self, *args: Any, **kwargs: Any) -> ReturnType:
         buffers = _input_buffers(args, kwargs)
@@ -83,13 +88,32 @@ class TinyJit(Generic[ReturnType]):
                 finally:
                     Tensor._jit_capturing = False
             self.items, self.inputs, self.signature, self.result = items, buffers, signature, result
+            self.launches, self.bound = [_launcher(item) for item in items], buffers
             return result
         if signature != self.signature:
             captured, given = _describe(self.signature), _describe(signature)
             raise JitError(f"{self.fn.__name__} was captured for {captured} but got {given}; .reset() captures again")
         swap = {id(old): new for old, new in zip(self.inputs, buffers)}
-        run_schedule([_swapped(item, swap) for item in self.items])
+        if flags.DEBUG.value >= 2 or Tensor._jit_capturing:  # inside another capture: record, not just run
+            run_schedule([_swapped(item, swap) for item in self.items])
+            return self.result
+        if any(new is not old for new, old in zip(buffers, self.bound)):
+            # new input buffers: rebind only the kernels that read or write them
+            self.launches = [
+                _launcher(_swapped(item, swap)) if any(id(buf) in swap for buf in item.bufs) else launch
+                for item, launch in zip(self.items, self.launches)
+            ]
+            self.bound = buffers
+        for launch in self.launches:
+            launch()
         return self.result
+
+
+def _launcher(item: ScheduleItem) -> Callable[[], None]:
+    """Run one schedule item: kernels through their device's bind(), copies and empty outputs as run_schedule does."""
+    if item.kernel is None or (item.kernel.out_shape and item.bufs[0].size == 0):
+        return functools.partial(run_schedule, [item])
+    return Device[item.device].bind(item.kernel, [buf.handle for buf in item.bufs])
 
 
 def _swapped(item: ScheduleItem, swap: dict[int, Buffer]) -> ScheduleItem:

@@ -4,6 +4,7 @@ handle on device memory. The compile cache lives here too."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
@@ -64,6 +65,11 @@ class Device:
     def run(self, kernel: Kernel, handles: list[Any]) -> None:
         """Execute one kernel. handles[i] is the allocator handle of kernel.bufs[i]; handles[0] is written."""
         raise NotImplementedError
+
+    def bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]:
+        """`run(kernel, handles)` prepared once, to be called many times (TinyJit replays these). The default defers
+        to `run`; a device may do its per-launch work (finding the program, packing arguments) here instead."""
+        return functools.partial(self.run, kernel, handles)
 
     def synchronize(self) -> None:
         """Wait until every launched kernel has finished (a no-op for synchronous backends)."""
@@ -200,6 +206,10 @@ class Program:
     def __call__(self, handles: list[Any], global_size: int, work: int = 0) -> None:
         raise NotImplementedError
 
+    def bind(self, handles: list[Any], global_size: int, work: int = 0) -> Callable[[], None]:
+        """This launch with its arguments prepared once (see Device.bind); override to pack them ahead of time."""
+        return functools.partial(self, handles, global_size, work)
+
 
 class CompiledDevice(Device):
     """A device that renders each kernel to source, compiles it (cached on disk and in memory) and launches it.
@@ -218,6 +228,9 @@ class CompiledDevice(Device):
 
     def run(self, kernel: Kernel, handles: list[Any]) -> None:
         self.prepare(kernel, aliased=_aliased(handles))(self, handles)
+
+    def bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]:
+        return self.prepare(kernel, aliased=_aliased(handles)).bind(self, handles)
 
     def prepare(self, kernel: Kernel, aliased: bool = False) -> Callable[[CompiledDevice, list[Any]], None]:
         """The compiled form of `kernel`, built on first use; call it as `compiled(device, handles)`. A JIT keeps

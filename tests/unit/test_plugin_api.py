@@ -40,6 +40,34 @@ Device.run(self, kernel: Kernel, handles: list[Any]) -> None
 Device.synchronize(self) -> None
 Device capabilities dtypes missing_dtype_reason max_buffer_size known_failures
 """,
+    # 1.1: Device.bind, a launch prepared once for TinyJit to replay; the default calls run()
+    (1, 1): """
+ops EXP2 LOG2 SIN SQRT RECIP NEG TRUNC CAST BITCAST ADD MUL IDIV
+ops MOD MAX CMPLT CMPNE AND OR XOR SHL SHR WHERE MULACC SUM
+ops RESHAPE PERMUTE EXPAND PAD SHRINK FLIP CONST EMPTY COPY CONTIGUOUS ASSIGN LOAD
+ops STORE REDUCE
+UNARY BITCAST CAST EXP2 LOG2 NEG RECIP SIN SQRT TRUNC
+BINARY ADD AND CMPLT CMPNE IDIV MAX MOD MUL OR SHL SHR XOR
+TERNARY MULACC WHERE
+REDUCE_OPS MAX SUM
+MOVEMENT EXPAND FLIP PAD PERMUTE RESHAPE SHRINK
+BUFFER_OPS ASSIGN CONST CONTIGUOUS COPY EMPTY
+KNode op dtype src arg
+Kernel ast bufs
+BufferSpec dtype size
+BackendSpec name device aliases api_version priority availability device_count pip distribution version
+hook register_backend() -> BackendSpec | list[BackendSpec] | None
+Allocator.alloc(self, nbytes: int) -> Any
+Allocator.copyin(self, handle: Any, src: memoryview) -> None
+Allocator.copyout(self, dest: memoryview, handle: Any) -> None
+Allocator.free(self, handle: Any, nbytes: int) -> None
+Device.__init__(self, name: str)
+Device.make_allocator(self) -> Allocator
+Device.run(self, kernel: Kernel, handles: list[Any]) -> None
+Device.bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]
+Device.synchronize(self) -> None
+Device capabilities dtypes missing_dtype_reason max_buffer_size known_failures
+""",
 }
 CAPABILITIES = ("dtypes", "missing_dtype_reason", "max_buffer_size", "known_failures")
 
@@ -54,7 +82,7 @@ def describe() -> str:
         lines.append(f"{cls.__name__} " + " ".join(field.name for field in dataclasses.fields(cls)))
     lines.append(f"hook register_backend{inspect.signature(hookspecs.register_backend)}".replace("'", ""))
     for cls in (runtime.Allocator, runtime.Device):
-        for name in ("__init__", "alloc", "free", "copyin", "copyout", "make_allocator", "run", "synchronize"):
+        for name in ("__init__", "alloc", "free", "copyin", "copyout", "make_allocator", "run", "bind", "synchronize"):
             if name in vars(cls):
                 lines.append(f"{cls.__name__}.{name}{inspect.signature(vars(cls)[name])}".replace("'", ""))
     declared = [name for name in CAPABILITIES if hasattr(runtime.Device, name)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,13 +49,25 @@ class CompiledKernel:
         self.flops, self.nbytes = flops, nbytes
         self._scratch: list[Any] | None = None
 
-    def __call__(self, device: CompiledDevice, handles: list[Any]) -> None:
+    def bind(self, device: CompiledDevice, handles: list[Any]) -> Callable[[], None]:
+        """Every step's launch on these handles, arguments packed once."""
         if self._scratch is None:
             self._scratch = [device.allocator.alloc(n) for n in self.scratch_nbytes]
         bufs = list(handles) + self._scratch
+        launches = [step.program.bind([bufs[i] for i in step.bufs], step.global_size, step.work) for step in self.steps]
+        if len(launches) == 1:
+            return launches[0]
+
+        def launch_all() -> None:
+            for launch in launches:
+                launch()
+
+        return launch_all
+
+    def __call__(self, device: CompiledDevice, handles: list[Any]) -> None:
+        launch = self.bind(device, handles)
         start = time.perf_counter()
-        for step in self.steps:
-            step.program([bufs[i] for i in step.bufs], step.global_size, step.work)
+        launch()
         if flags.DEBUG.value >= 2:
             device.synchronize()
             elapsed = time.perf_counter() - start

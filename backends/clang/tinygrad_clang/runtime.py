@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -179,14 +180,15 @@ class ClangProgram(runtime.Program):
         self.fn = _loader().load(binary, name, "tg_kernel")
 
     def __call__(self, handles: list[Any], global_size: int, work: int = 0) -> None:
+        self.bind(handles, global_size, work)()
+
+    def bind(self, handles: list[Any], global_size: int, work: int = 0) -> Callable[[], None]:
         args = _loader().ffi.new("void*[]", [h.ptr for h in handles])
         threads = min(self.device.threads, global_size)
         # small kernels stay on this thread: waking the pool costs microseconds
         if threads > 1 and work >= 1 << 15:
-            with self.device.pool_lock:
-                self.device.pool(self.fn, args, global_size, threads, threads)
-        else:
-            self.fn(args, 0, global_size)
+            return functools.partial(self.device.run_pooled, self.fn, args, global_size, threads)
+        return functools.partial(self.fn, args, 0, global_size)
 
 
 class ClangBuffer:
@@ -233,6 +235,10 @@ class ClangDevice(runtime.CompiledDevice):
             return True
         except runtime.CompileError:
             return False
+
+    def run_pooled(self, fn: Any, args: Any, global_size: int, threads: int) -> None:
+        with self.pool_lock:
+            self.pool(fn, args, global_size, threads, threads)
 
     @property
     def threads(self) -> int:
