@@ -12,6 +12,9 @@ Rules, in order:
 4. A kernel that reads a buffer's old contents runs before the ASSIGN that overwrites it.
 5. An elementwise base read through a masked (padded) view is realized first when its inlined ops don't map
    0 to 0 (EXP2, LOG2, RECIP, NOT, float MOD): inlined, they would fill the padding with exp(0), 1/0, ... not 0.
+
+realize() remembers recent schedules by the graph's structure (see the schedule cache at the end), so a training
+loop without TinyJit applies these rules once, not every step.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import heapq
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from tinygrad_core import flags
 from tinygrad_core.dtype import DType, dtypes
@@ -285,13 +290,142 @@ def run_schedule(items: list[ScheduleItem]) -> None:
                 print(item.kernel)
 
 
+# --- the schedule cache: a training loop without TinyJit schedules the same graph, over new buffers, every step ---
+@dataclass(frozen=True)
+class _Template:
+    """A schedule with its buffers turned into slots. Slot i < len(nodes) is the buffer of node i (see _structure),
+    made by _with_buffer as create_schedule makes it; the slots after them are scratch buffers (rule 3's copies),
+    allocated anew for every use. The Kernels hold BufferSpecs only, so they are shared by every use."""
+
+    items: tuple[tuple[str, tuple[int, ...], Kernel | None], ...]
+    scratch: tuple[tuple[str, int, DType], ...]
+    dtypes: tuple[tuple[str, frozenset[DType]], ...]  # per device, what its kernels compute with
+
+    @staticmethod
+    def of(items: list[ScheduleItem], nodes: list[LazyBuffer]) -> _Template:
+        slots: dict[int, int] = {}
+        for i, node in enumerate(nodes):
+            if node.buffer is not None:
+                slots.setdefault(id(node.buffer), i)  # nodes sharing a buffer share it again on every hit (the key)
+        scratch: list[tuple[str, int, DType]] = []
+        used: dict[str, set[DType]] = {}
+        rows = []
+        for item in items:
+            for buf in item.bufs:
+                if id(buf) not in slots:
+                    slots[id(buf)] = len(nodes) + len(scratch)
+                    scratch.append((buf.device, buf.size, buf.dtype))
+            rows.append((item.device, tuple(slots[id(buf)] for buf in item.bufs), item.kernel))
+            if item.kernel is not None:
+                used.setdefault(item.device, set()).update(item.kernel.dtypes)
+        dtypes = tuple((device, frozenset(d)) for device, d in used.items())
+        return _Template(tuple(rows), tuple(scratch), dtypes)
+
+    def supported(self) -> bool:
+        """Whether the devices still compute every dtype used (a backend registered again may have fewer)."""
+        from tinygrad_core.devices import Device
+
+        return all(used <= Device[device].dtypes for device, used in self.dtypes)
+
+    def items_for(self, nodes: list[LazyBuffer]) -> list[ScheduleItem]:
+        scratch = [Buffer(device, size, dtype) for device, size, dtype in self.scratch]
+
+        def buffer(slot: int) -> Buffer:
+            return _with_buffer(nodes[slot]).buffer if slot < len(nodes) else scratch[slot - len(nodes)]  # type: ignore[return-value]
+
+        return [ScheduleItem(device, tuple(buffer(s) for s in slots), kernel) for device, slots, kernel in self.items]
+
+
+def _structure(bases: list[LazyBuffer], outs: list[LazyBuffer]) -> tuple[Any, list[LazyBuffer]]:
+    """A key equal for graphs that create_schedule treats alike, and the nodes it numbers: `bases` (the walk), then
+    the realized bases they read, in order of first use.
+
+    The key holds everything the scheduler reads: each base's op, arg, dtype, device and shape and each source's
+    node and view (masks decide rule 5, strides rules 2 and 3); each leaf's dtype, device and shape; which bases
+    are asked for; and which nodes share a Buffer object, since rules 3 and 4 compare buffers by identity and an
+    ASSIGN arrives holding its target's. Buffers are only numbered, so the same graph over new memory hits.
+    """
+    number = {base: i for i, base in enumerate(bases)}
+    nodes = list(bases)
+    buffers: dict[int, int] = {}
+    specs: list[tuple[str, int, DType]] = []  # per numbered buffer
+
+    def buffer_number(node: LazyBuffer) -> int | None:
+        buf = node.buffer
+        if buf is None:
+            return None
+        if id(buf) not in buffers:
+            buffers[id(buf)] = len(specs)
+            specs.append((buf.device, buf.size, buf.dtype))
+        return buffers[id(buf)]
+
+    rows, leaves = [], []
+    for base in bases:
+        srcs = []
+        for src in base.srcs:
+            i = number.get(src.base)
+            if i is None:  # realized: a leaf of this graph
+                leaf = src.base
+                i = number[leaf] = len(nodes)
+                nodes.append(leaf)
+                leaves.append((leaf.dtype, leaf.device, leaf.shape, buffer_number(leaf)))
+            srcs.append((i, src.st))
+        arg = repr(base.arg) if base.op is Ops.CONST else base.arg  # repr: NaN must equal itself, -0.0 differ from 0.0
+        rows.append((base.op, arg, base.dtype, base.device, base.shape, buffer_number(base), tuple(srcs)))
+    wanted = tuple(sorted({number[lb.base] for lb in outs}))
+    return (tuple(rows), tuple(leaves), tuple(specs), wanted), nodes
+
+
+class ScheduleCache:
+    """Templates of recent schedules by graph structure; the least recently used goes first once `maxsize` are held.
+
+    Entries are filed under the key's hash and hold the key itself to compare: hashing a large graph's key costs
+    about as much as building it, and an OrderedDict keyed by the key would hash it again to reorder it."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self.templates: OrderedDict[int, tuple[Any, _Template]] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: Any) -> _Template | None:
+        digest = hash(key)
+        entry = self.templates.get(digest)
+        if entry is None or entry[0] != key or not entry[1].supported():
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.templates.move_to_end(digest)
+        return entry[1]
+
+    def put(self, key: Any, template: _Template) -> None:
+        digest = hash(key)
+        self.templates[digest] = (key, template)  # a different key with the same hash is replaced: a miss, not an error
+        self.templates.move_to_end(digest)
+        if len(self.templates) > self.maxsize:
+            self.templates.popitem(last=False)
+
+    def clear(self) -> None:
+        self.templates.clear()
+        self.hits = self.misses = 0
+
+
+schedule_cache = ScheduleCache(maxsize=256)
+
+
 def realize(*lbs: LazyBuffer) -> None:
     """Compute every unrealized base behind `lbs` and mark it realized (its sources are dropped)."""
     pending = [lb for lb in lbs if not lb.realized]
     if not pending:
         return
     bases = _walk(pending)
-    items = create_schedule(pending)
+    key, nodes = _structure(bases, pending)
+    template = schedule_cache.get(key)
+    if template is None:
+        items = create_schedule(pending)
+        schedule_cache.put(key, _Template.of(items, nodes))
+    else:
+        # what create_schedule would build; its one graph edit (rule 3) is moot, as the ASSIGN is realized below
+        items = template.items_for(nodes)
     run_schedule(items)
     written = {id(item.bufs[0]) for item in items}
     for base in bases:
