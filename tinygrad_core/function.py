@@ -6,6 +6,7 @@ Non-differentiable primitives (comparisons, bit ops, IDIV, MOD) are applied dire
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -303,3 +304,53 @@ class Flip(Function):
 
     def backward(self, grad: LazyBuffer) -> Grad:
         return grad.flip(self.axes)
+
+
+class Windows(Function):
+    """Overlapping sliding windows (Tensor._pool): tensor.py builds the forward as views, this gives its gradient.
+
+    Differentiating that view chain (repeat, reshape, shrink) would fold the windows' gradient back through a stack
+    of views, with division and modulo in every index. Instead, each kernel offset's slice of the gradient is put
+    back where it was read from, a pad (with zeros between its elements for a stride), and the slices are added in
+    one kernel."""
+
+    def forward(
+        self,
+        x: LazyBuffer,
+        windows: LazyBuffer,
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> LazyBuffer:
+        self.spatial = x.shape[len(x.shape) - len(kernel) :]
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        return windows
+
+    def backward(self, grad: LazyBuffer) -> Grad:
+        dims = len(self.kernel)
+        n = len(grad.shape) - 2 * dims  # (*prefix, *out, *kernel)
+        outer = grad.shape[: n + dims]
+        keep = tuple((0, size) for size in outer)
+        total: LazyBuffer | None = None
+        for offsets in itertools.product(*(range(k) for k in self.kernel)):
+            piece = grad.shrink(keep + tuple((j, j + 1) for j in offsets)).reshape(outer)
+            for axis, j, s, d, i in zip(range(n, n + dims), offsets, self.stride, self.dilation, self.spatial):
+                piece = _spread(piece, axis, s)
+                before = j * d
+                after = i - before - piece.shape[axis]
+                piece = piece.pad(tuple((before, after) if a == axis else (0, 0) for a in range(len(outer))))
+            total = piece if total is None else total.alu(Ops.ADD, piece)
+        assert total is not None
+        # a buffer of its own: inlined, every reader (often through a broadcast) would redo all the slices' loads
+        return total.contiguous(force=True)
+
+
+def _spread(x: LazyBuffer, axis: int, step: int) -> LazyBuffer:
+    """`step - 1` zeros between neighbours along `axis`: length o becomes (o - 1) * step + 1."""
+    if step == 1:
+        return x
+    shape, size = x.shape, x.shape[axis]
+    x = x.reshape(shape[:axis] + (size, 1) + shape[axis + 1 :])
+    x = x.pad(tuple((0, step - 1) if a == axis + 1 else (0, 0) for a in range(len(shape) + 1)))
+    x = x.reshape(shape[:axis] + (size * step,) + shape[axis + 1 :])
+    return x.shrink(tuple((0, (size - 1) * step + 1) if a == axis else (0, n) for a, n in enumerate(x.shape)))

@@ -18,6 +18,7 @@ from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
 
 Scalar = Union[int, float, bool]
+WINDOWS_GRADIENT_MAX = 64  # overlapping windows of at most this many elements get their gradient from F.Windows
 TensorLike = Union["Tensor", Scalar]
 
 
@@ -1548,14 +1549,22 @@ class Tensor:
             i + d + i * max(0, math.ceil((o * s - i - d) / i)) for i, d, o, s in zip(spatial, dilation, out, stride)
         ]
         reps = [math.ceil(k * row / i) for k, row, i in zip(kernel, rows, spatial)]
-        x = self.repeat([1] * len(prefix) + reps)
+        # small kernels take their gradient from F.Windows (one padded slice per kernel offset); long windows
+        # (cumsum's) differentiate the views below instead of adding thousands of slices
+        windowed = math.prod(kernel) <= WINDOWS_GRADIENT_MAX
+        x = (self.detach() if windowed else self).repeat([1] * len(prefix) + reps)
         x = x.shrink(keep + [(0, k * row) for k, row in zip(kernel, rows)])
         x = x.reshape(prefix + tuple(d for k, row in zip(kernel, rows) for d in (k, row)))
         x = x.shrink(keep + [b for k, o, s in zip(kernel, out, stride) for b in ((0, k), (0, o * s))])
         x = x.reshape(prefix + tuple(d for k, o, s in zip(kernel, out, stride) for d in (k, o, s)))
         x = x.shrink(keep + [b for k, o in zip(kernel, out) for b in ((0, k), (0, o), (0, 1))])
         x = x.reshape(prefix + tuple(d for k, o in zip(kernel, out) for d in (k, o)))
-        return x.permute(list(range(n)) + [n + 2 * i + 1 for i in range(dims)] + [n + 2 * i for i in range(dims)])
+        x = x.permute(list(range(n)) + [n + 2 * i + 1 for i in range(dims)] + [n + 2 * i for i in range(dims)])
+        if not windowed:
+            return x
+        return F.Windows.apply(
+            self, windows=x.lazydata, kernel=tuple(kernel), stride=tuple(stride), dilation=tuple(dilation)
+        )
 
     def unfold(self, dim: int, size: int, step: int) -> Tensor:
         """Windows of `size` every `step` along dim, as a new last dim. `Tensor([1, 2, 3]).unfold(0, 2, 1).tolist()`
@@ -1596,10 +1605,13 @@ class Tensor:
         pads = _pool_pads(padding, dims, kernel, dilation_)
         windows = self.pad([(0, 0), (0, 0), *pads])._pool(kernel, stride_, dilation_)  # (N, C, *out, *kernel)
         out = windows.shape[2 : 2 + dims]
-        # one reduce over (cin, *kernel) of windows x weight: a backend sees SUM(MUL(view, view)), one einsum on CPU
-        x = windows.reshape(batch, groups, 1, cin, *out, *kernel)
-        w = weight.reshape(1, groups, cout // groups, cin, *([1] * dims), *kernel)
-        axes = [3, *range(4 + dims, 4 + 2 * dims)]
+        # one reduce over (cin, *kernel) of windows x weight: a backend sees SUM(MUL(view, view)), one einsum on CPU.
+        # The kernel dims go before the output dims: the windows' gradient is then laid out (..., *kernel, *out), so
+        # the kernel computing it writes, and F.Windows' slices of it read, whole output rows
+        windows = windows.permute([0, 1, *range(2 + dims, 2 + 2 * dims), *range(2, 2 + dims)])
+        x = windows.reshape(batch, groups, 1, cin, *kernel, *out)
+        w = weight.reshape(1, groups, cout // groups, cin, *kernel, *([1] * dims))
+        axes = [3, *range(4, 4 + dims)]
         result = (x * w).sum(axes, dtype=to_dtype(dtype) if dtype is not None else None).reshape(batch, cout, *out)
         # both gradient reductions read the output's gradient broadcast over (cin, *kernel): give it a buffer, or
         # the elementwise backward behind it (relu, pooling, ...) would be recomputed for every broadcast copy
