@@ -245,7 +245,7 @@ def fmt(seconds: float | None, workload: str) -> str:
     if seconds is None:
         return "-"
     unit, work = WORKLOADS.get(workload, ("ms", 0))
-    return f"{seconds * 1e3:9.2f} ms" if unit == "ms" else f"{work / seconds / 1e9:8.1f} {unit}"
+    return f"{seconds * 1e3:.2f} ms" if unit == "ms" else f"{work / seconds / 1e9:.1f} {unit}"
 
 
 def main() -> None:
@@ -317,19 +317,16 @@ def main() -> None:
     ours = [f for f in results if f.startswith("tinygrad-core")]
     others = [f for f in results if not f.startswith("tinygrad-core")]
     workloads = [w for w in [*WORKLOADS, "first result"] if any(w in r for r in results.values())]
-    header = (
-        f"{'workload':22s}"
-        + "".join(f"{f:>20s}" for f in results)
-        + "".join(f"{o.split(':')[0] + '/' + t.split(':')[-1]:>18s}" for o in ours for t in others)
-    )
-    print(header)
+    pairs = [(o, t) for o in ours for t in others]
+    labels = [*results, *(f"{o.partition(':')[2]} vs {t}" for o, t in pairs)]
+    widths = [max(len(label) + 2, 14) for label in labels]
+    print(f"{'workload':22s}" + "".join(f"{label:>{w}s}" for label, w in zip(labels, widths)))
     for workload in workloads:
-        line = f"{workload:22s}" + "".join(f"{fmt(results[f].get(workload), workload):>20s}" for f in results)
-        for o in ours:
-            for t in others:
-                mine, theirs = results[o].get(workload), results[t].get(workload)
-                line += f"{theirs / mine:17.2f}x" if mine and theirs else f"{'-':>18s}"
-        print(line)
+        cells = [fmt(results[f].get(workload), workload) for f in results]
+        for o, t in pairs:
+            mine, theirs = results[o].get(workload), results[t].get(workload)
+            cells.append(f"{theirs / mine:.2f}x" if mine and theirs else "-")
+        print(f"{workload:22s}" + "".join(f"{cell:>{w}s}" for cell, w in zip(cells, widths)))
     print("ratios: the other framework's time / ours (above 1.00x: tinygrad-core is faster)")
 
 
