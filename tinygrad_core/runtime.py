@@ -42,6 +42,38 @@ class Allocator:
         raise NotImplementedError
 
 
+class CachingAllocator(Allocator):
+    """Keeps freed handles and gives them to the next allocation of the same size, like PyTorch's caching allocator:
+    fresh memory costs a system call and a page fault per page on first touch, every step of a loop. A subclass
+    implements `_alloc` and `_free`; at most `cache_limit` bytes wait for reuse, beyond that handles are freed."""
+
+    cache_limit = 1 << 30
+
+    def __init__(self) -> None:
+        self._cache: dict[int, list[Any]] = {}
+        self._cached = 0
+
+    def _alloc(self, nbytes: int) -> Any:
+        raise NotImplementedError
+
+    def _free(self, handle: Any, nbytes: int) -> None:
+        """Release a handle for good; the default trusts the garbage collector."""
+
+    def alloc(self, nbytes: int) -> Any:
+        waiting = self._cache.get(nbytes)
+        if waiting:
+            self._cached -= nbytes
+            return waiting.pop()
+        return self._alloc(nbytes)
+
+    def free(self, handle: Any, nbytes: int) -> None:
+        if self._cached + nbytes <= self.cache_limit:
+            self._cache.setdefault(nbytes, []).append(handle)
+            self._cached += nbytes
+        else:
+            self._free(handle, nbytes)
+
+
 class Device:
     """One device of a backend, e.g. OPENCL:1. A backend's factory builds it from its full name."""
 

@@ -201,8 +201,8 @@ class ClangBuffer:
         self.ptr = _loader().ffi.cast("void*", self.array.ctypes.data)
 
 
-class ClangAllocator(runtime.Allocator):
-    def alloc(self, nbytes: int) -> ClangBuffer:
+class ClangAllocator(runtime.CachingAllocator):
+    def _alloc(self, nbytes: int) -> ClangBuffer:
         return ClangBuffer(nbytes)
 
     def copyin(self, handle: ClangBuffer, src: memoryview) -> None:
