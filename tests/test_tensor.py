@@ -54,7 +54,8 @@ def test_creation_functions(device):
     np.testing.assert_allclose(Tensor.linspace(-1, 1, 5, device=device).numpy(), np.linspace(-1, 1, 5))
     np.testing.assert_array_equal(Tensor.eye(3, 4, device=device).numpy(), np.eye(3, 4))
     t = Tensor([[1, 2]], device=device)
-    assert t.zeros_like().tolist() == [[0, 0]] and t.ones_like().dtype == dtypes.int32
+    assert t.zeros_like().tolist() == [[0, 0]]
+    assert t.ones_like().dtype == dtypes.int32
     assert t.full_like(5).tolist() == [[5, 5]]
 
 
@@ -63,13 +64,18 @@ def test_random_is_seeded_and_in_range(device):
     first = Tensor.rand(100, device=device).numpy()
     Tensor.manual_seed(42)
     assert (Tensor.rand(100, device=device).numpy() == first).all()
-    assert first.min() >= 0 and first.max() < 1
+    assert first.min() >= 0
+    assert first.max() < 1
     ints = Tensor.randint(1000, low=-3, high=4, device=device).numpy()
-    assert ints.min() >= -3 and ints.max() <= 3 and ints.dtype == np.int32
+    assert ints.min() >= -3
+    assert ints.max() <= 3
+    assert ints.dtype == np.int32
     normal = Tensor.normal(10000, mean=2.0, std=0.5, device=device).numpy()
-    assert abs(normal.mean() - 2.0) < 0.05 and abs(normal.std() - 0.5) < 0.05
+    assert abs(normal.mean() - 2.0) < 0.05
+    assert abs(normal.std() - 0.5) < 0.05
     uniform = Tensor.uniform(1000, low=-2, high=-1, device=device).numpy()
-    assert uniform.min() >= -2 and uniform.max() < -1
+    assert uniform.min() >= -2
+    assert uniform.max() < -1
     assert Tensor.randn(3, 4, device=device).shape == (3, 4)
 
 
@@ -91,7 +97,8 @@ def test_conversions(device):
     assert Tensor([5], device=device).item() == 5
     assert len(t) == 2
     assert [row.tolist() for row in t] == [[1, 2], [3, 4]]
-    assert "Tensor([[1, 2]," in repr(t) and "int" in repr(t)
+    assert "Tensor([[1, 2]," in repr(t)
+    assert "int" in repr(t)
     assert "shape=(100, 100)" in repr(Tensor.zeros(100, 100, device=device))
     with pytest.raises(ValueError, match="one element"):
         t.item()
@@ -170,4 +177,5 @@ def test_mixing_devices_is_an_error(device):
     with pytest.raises(DeviceError, match="different devices"):
         Tensor([1], device=device) + Tensor([1], device=other)
     moved = Tensor([1, 2], device=device).to(other)
-    assert moved.device == other and moved.tolist() == [1, 2]
+    assert moved.device == other
+    assert moved.tolist() == [1, 2]

@@ -1,4 +1,5 @@
-"""Tensor, the user's API. Every operation is written in terms of function.py's primitives, so backends only see those."""
+"""Tensor, the user's API. Every operation is written in terms of function.py's primitives, so backends only see
+those."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
 
-Scalar = Union[int, float, bool]
+Scalar = int | float | bool
 WINDOWS_GRADIENT_MAX = 64  # overlapping windows of at most this many elements get their gradient from F.Windows
 TensorLike = Union["Tensor", Scalar]
 
@@ -289,7 +290,8 @@ class Tensor:
     def _random(array: np.ndarray, dtype: DType | str | None, default: DType, **kwargs: Any) -> Tensor:
         if Tensor._jit_capturing:
             raise JitError(
-                "random numbers drawn inside a TinyJit function would be frozen into its recording; draw them outside and pass them in"
+                "random numbers drawn inside a TinyJit function would be frozen into its recording; "
+                "draw them outside and pass them in"
             )
         kind = to_dtype(dtype) if dtype is not None else default
         return Tensor(array.astype(np.float32) if dtypes.is_float(kind) else array, dtype=kind, **kwargs)
@@ -387,7 +389,8 @@ class Tensor:
         if gradient is None:
             if self.numel() != 1:
                 raise RuntimeError(
-                    f"backward() on a tensor of shape {self.shape} needs a gradient argument; reduce it to one element first (e.g. .sum())"
+                    f"backward() on a tensor of shape {self.shape} needs a gradient argument; "
+                    "reduce it to one element first (e.g. .sum())"
                 )
             return Tensor.ones(self.shape, dtype=self.dtype, device=self.device)
         if gradient.shape != self.shape:
@@ -549,7 +552,7 @@ class Tensor:
         return self.permute(order)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802
+    def T(self) -> Tensor:
         return self.transpose() if self.ndim == 2 else self.permute(tuple(reversed(range(self.ndim))))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -662,7 +665,7 @@ class Tensor:
             indices = indices[:at] + (slice(None),) * (self.ndim - consuming) + indices[at + 1 :]
         else:
             indices = indices + (slice(None),) * (self.ndim - consuming)
-        x, dim, shape_out, tensor_dims = self, 0, [], []
+        x, dim, shape_out = self, 0, []
         bounds, flips, strides = [], [], []
         for index in indices:
             if index is None:
@@ -759,7 +762,8 @@ class Tensor:
             remaining = len(dims) - k - 1
             onehot = onehot.reshape(batch + (size,) + (1,) * (remaining + len(rest)))
             x = (x * onehot.cast(x.dtype)).sum(len(batch), dtype=x.dtype)
-        # x is now batch + rest dims; numpy puts batch dims at the first index's place when the indexed dims are adjacent
+        # x is now batch + rest dims; numpy puts batch dims at the first index's place when the indexed dims are
+        # adjacent
         if dims == list(range(dims[0], dims[0] + len(dims))):
             nb = len(batch)
             order = list(range(nb, nb + dims[0])) + list(range(nb)) + list(range(nb + dims[0], x.ndim))

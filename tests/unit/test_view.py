@@ -79,7 +79,8 @@ def test_sliding_windows_merge_into_one_view():
     tracker = tracker.reshape((3, 7)).shrink(((0, 3), (0, 4)))
     assert len(tracker.views) == 1
     assert tracker.views[0].strides == (1, 1)
-    np.testing.assert_array_equal(gather(tracker, np.arange(6)), np.array([[k + o for o in range(4)] for k in range(3)]))
+    expected = np.array([[k + o for o in range(4)] for k in range(3)])
+    np.testing.assert_array_equal(gather(tracker, np.arange(6)), expected)
 
 
 def test_merge_refuses_carries():
@@ -89,4 +90,6 @@ def test_merge_refuses_carries():
 
 def test_padding_is_a_mask_not_a_copy():
     view = View.create((3,)).pad(((2, 1),))
-    assert view.shape == (6,) and view.mask == ((2, 5),) and view.offset == -2
+    assert view.shape == (6,)
+    assert view.mask == ((2, 5),)
+    assert view.offset == -2
