@@ -254,6 +254,8 @@ class CompiledDevice(Device):
     def __init__(self, name: str):
         super().__init__(name)
         self._programs: dict[Any, Any] = {}  # structural kernel key -> codegen.CompiledKernel
+        # the same Kernel object again (the schedule cache reuses them): skip computing its structural key
+        self._recent: weakref.WeakKeyDictionary[Kernel, tuple[bool, Any]] = weakref.WeakKeyDictionary()
 
     def make_program(self, name: str, binary: bytes) -> Program:
         raise NotImplementedError
@@ -269,10 +271,14 @@ class CompiledDevice(Device):
         these to replay kernels without looking them up again. `aliased`: some buffer is passed twice."""
         from tinygrad_core.codegen import compile_kernel, kernel_key
 
+        recent = self._recent.get(kernel)
+        if recent is not None and recent[0] == aliased:
+            return recent[1]
         key = (kernel_key(kernel), aliased)
         compiled = self._programs.get(key)
         if compiled is None:
             compiled = self._programs[key] = compile_kernel(self, kernel, noalias=not aliased)
+        self._recent[kernel] = (aliased, compiled)
         return compiled
 
 
