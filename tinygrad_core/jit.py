@@ -34,7 +34,9 @@ def _tensors(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, T
 
 def _signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
     tensors = tuple((key, t.shape, t.dtype, t.device) for key, t in _tensors(args, kwargs))
-    others = tuple((i, repr(a)) for i, a in enumerate(args) if not isinstance(a, Tensor))
+    others: tuple[tuple[int | str, str], ...] = tuple(
+        (i, repr(a)) for i, a in enumerate(args) if not isinstance(a, Tensor)
+    )
     others += tuple((k, repr(v)) for k, v in sorted(kwargs.items()) if not isinstance(v, Tensor))
     return tensors, others
 

@@ -126,6 +126,7 @@ def test_results_do_not_depend_on_threads(threads):
 def test_beam_search_picks_a_correct_plan_and_caches_it(tmp_path):
     from tinygrad_core.codegen import opt, search
     from tinygrad_core.codegen.lower import canonicalize
+    from tinygrad_core.runtime import CompiledDevice
     from tinygrad_core.schedule import create_schedule
 
     rng = np.random.default_rng(0)
@@ -133,6 +134,7 @@ def test_beam_search_picks_a_correct_plan_and_caches_it(tmp_path):
     out = Tensor(a, device="CLANG") @ Tensor(b, device="CLANG")
     kernel = canonicalize([item.kernel for item in create_schedule([out.lazydata]) if item.kernel is not None][-1])
     device = Device["CLANG"]
+    assert isinstance(device, CompiledDevice)
     start = opt.choose_plan(kernel, device)
     with flags.Context(CACHEDIR=str(tmp_path), BEAM=2):
         plan = search.best_plan(kernel, device, start, "test-key")

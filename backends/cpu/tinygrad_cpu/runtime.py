@@ -8,6 +8,7 @@ numpy's broadcasting does the rest, so an expand costs no memory and a SUM over 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ def _shr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.right_shift(a, np.minimum(b, a.dtype.itemsize * 8 - 1))
 
 
-_ALU = {
+_ALU: dict[Ops, Callable[..., Any]] = {
     Ops.EXP2: np.exp2,
     Ops.LOG2: np.log2,
     Ops.SIN: np.sin,
