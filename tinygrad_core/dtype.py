@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # the dtypes class names aliases float, int and bool: its annotations say builtins.*
 import functools
 import math
 from dataclasses import dataclass
@@ -46,15 +47,15 @@ class dtypes:  # lower case, tinygrad's spelling: `dtypes.float32`
     default_int: DType = int32
 
     @staticmethod
-    def is_float(dtype: DType) -> bool:
+    def is_float(dtype: DType) -> builtins.bool:
         return dtype in FLOATS
 
     @staticmethod
-    def is_int(dtype: DType) -> bool:
+    def is_int(dtype: DType) -> builtins.bool:
         return dtype in INTS
 
     @staticmethod
-    def is_unsigned(dtype: DType) -> bool:
+    def is_unsigned(dtype: DType) -> builtins.bool:
         return dtype in UINTS
 
     @staticmethod
@@ -74,7 +75,7 @@ class dtypes:  # lower case, tinygrad's spelling: `dtypes.float32`
         return dtypes.default_int if isinstance(value, int) else dtypes.default_float
 
     @staticmethod
-    def min(dtype: DType) -> float | int | bool:
+    def min(dtype: DType) -> builtins.float | builtins.int | builtins.bool:
         if dtype == dtypes.bool:
             return False
         if dtype in INTS:
@@ -82,7 +83,7 @@ class dtypes:  # lower case, tinygrad's spelling: `dtypes.float32`
         return -math.inf
 
     @staticmethod
-    def max(dtype: DType) -> float | int | bool:
+    def max(dtype: DType) -> builtins.float | builtins.int | builtins.bool:
         if dtype == dtypes.bool:
             return True
         if dtype in INTS:

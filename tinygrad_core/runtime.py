@@ -20,6 +20,7 @@ from tinygrad_core.dtype import ALL_DTYPES, DType, dtypes
 from tinygrad_core.errors import DeviceError
 
 if TYPE_CHECKING:
+    from tinygrad_core.codegen import CompiledKernel
     from tinygrad_core.codegen.cstyle import CStyleRenderer
     from tinygrad_core.kernel import Kernel
 
@@ -133,7 +134,7 @@ class Buffer:
 
         host = np.ascontiguousarray(data, dtype=self.dtype.np).reshape(-1)
         assert host.size == self.size, f"copyin of {host.size} elements into a buffer of {self.size}"
-        Device[self.device].allocator.copyin(self.handle, memoryview(host).cast("B"))
+        Device[self.device].allocator.copyin(self.handle, host.data.cast("B"))
         return self
 
     def numpy(self) -> np.ndarray:
@@ -142,7 +143,7 @@ class Buffer:
         out = np.empty(self.size, dtype=self.dtype.np)
         if self.size:
             Device[self.device].synchronize()
-            Device[self.device].allocator.copyout(memoryview(out).cast("B"), self.handle)
+            Device[self.device].allocator.copyout(out.data.cast("B"), self.handle)
         return out
 
     def __repr__(self) -> str:
@@ -266,9 +267,9 @@ class CompiledDevice(Device):
     def bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]:
         return self.prepare(kernel, aliased=_aliased(handles)).bind(self, handles)
 
-    def prepare(self, kernel: Kernel, aliased: bool = False) -> Callable[[CompiledDevice, list[Any]], None]:
-        """The compiled form of `kernel`, built on first use; call it as `compiled(device, handles)`. A JIT keeps
-        these to replay kernels without looking them up again. `aliased`: some buffer is passed twice."""
+    def prepare(self, kernel: Kernel, aliased: bool = False) -> CompiledKernel:
+        """The compiled form of `kernel`, built on first use: `compiled(device, handles)` runs it and
+        `compiled.bind(device, handles)` prepares a launch. `aliased`: one buffer is passed twice."""
         from tinygrad_core.codegen import compile_kernel, kernel_key
 
         recent = self._recent.get(kernel)

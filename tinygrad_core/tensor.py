@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import typing
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, Union
 
@@ -36,7 +37,21 @@ def _argfix(*x: Any) -> tuple[Any, ...]:
     return tuple(x)
 
 
-class Tensor:
+class _BuiltinNamedCasts:
+    """Tensor.float(), .int() and .bool(), tinygrad's and PyTorch's names. They live outside Tensor's class body: in
+    there they would shadow the builtins in every annotation of the class (type checkers resolve names there first)."""
+
+    def float(self) -> Tensor:
+        return typing.cast(Tensor, self).cast(dtypes.float32)
+
+    def int(self) -> Tensor:
+        return typing.cast(Tensor, self).cast(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return typing.cast(Tensor, self).cast(dtypes.bool)
+
+
+class Tensor(_BuiltinNamedCasts):
     """A lazily evaluated, differentiable n-dimensional array on one device."""
 
     training: ClassVar[bool] = False
@@ -147,7 +162,7 @@ class Tensor:
         return self.numpy().tolist()
 
     def data(self) -> memoryview:
-        return memoryview(np.ascontiguousarray(self.numpy()))
+        return np.ascontiguousarray(self.numpy()).data
 
     def to(self, device: str) -> Tensor:
         """A copy on another device (self when already there). `Tensor([1]).to("CPU").device` -> 'CPU'"""
@@ -500,8 +515,8 @@ class Tensor:
             flat = list(padding)
             if len(flat) % 2 or len(flat) // 2 > self.ndim:
                 raise ShapeError(f"pad: flat padding {tuple(flat)} needs an even length of at most 2 * {self.ndim}")
-            pairs = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)][::-1]
-            padding = [(0, 0)] * (self.ndim - len(pairs)) + pairs
+            flat_pairs = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)][::-1]
+            padding = [(0, 0)] * (self.ndim - len(flat_pairs)) + flat_pairs
         if len(padding) != self.ndim:
             raise ShapeError(f"pad: {len(padding)} pairs for a tensor with {self.ndim} dims")
         pairs = tuple((0, 0) if p is None else (int(p[0]), int(p[1])) for p in padding)
@@ -665,7 +680,8 @@ class Tensor:
             indices = indices[:at] + (slice(None),) * (self.ndim - consuming) + indices[at + 1 :]
         else:
             indices = indices + (slice(None),) * (self.ndim - consuming)
-        x, dim, shape_out = self, 0, []
+        x, dim = self, 0
+        shape_out: list[tuple[str, Tensor | None]] = []
         bounds, flips, strides = [], [], []
         for index in indices:
             if index is None:
@@ -705,7 +721,9 @@ class Tensor:
         if any(s != 1 for s in strides):
             x = x._stride(strides)
         # rebuild the shape: dropped dims go, new dims come
-        kept_shape, tensor_positions, axis = [], [], 0
+        kept_shape: list[int] = []
+        tensor_positions: list[tuple[int, Tensor]] = []
+        axis = 0
         for kind, index in shape_out:
             if kind == "new":
                 kept_shape.append(1)
@@ -713,6 +731,7 @@ class Tensor:
                 axis += 1
             else:
                 if kind == "tensor":
+                    assert isinstance(index, Tensor)
                     tensor_positions.append((len(kept_shape), index))
                 kept_shape.append(x.shape[axis])
                 axis += 1
@@ -820,20 +839,11 @@ class Tensor:
             raise RuntimeError("bitcast has no gradient")
         return self if kind == self.dtype else F.Cast.apply(self, dtype=kind, bitcast=True)
 
-    def float(self) -> Tensor:
-        return self.cast(dtypes.float32)
-
     def half(self) -> Tensor:
         return self.cast(dtypes.float16)
 
-    def int(self) -> Tensor:
-        return self.cast(dtypes.int32)
-
     def long(self) -> Tensor:
         return self.cast(dtypes.int64)
-
-    def bool(self) -> Tensor:
-        return self.cast(dtypes.bool)
 
     def double(self) -> Tensor:
         return self.cast(dtypes.float64)
