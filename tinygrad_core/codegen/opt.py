@@ -132,10 +132,10 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
         return next((d for d in odims if d != v and shape[d] >= 2 and moving and along(d, moving, (0,))), None)
 
     last = odims[-1] if odims else None
-    # an output row the full width doesn't divide (28 columns of a 3x3 convolution) still takes half-width vectors
+    # an output row the full width doesn't divide (28 or 30 columns of a 3x3 convolution) takes narrower vectors
     reduce_vector = bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
-    while W > 4 and last is not None and not reduce_vector and shape[last] % W and shape[last] % (W // 2) == 0:
-        W //= 2
+    if last is not None and not reduce_vector and shape[last] % W:
+        W = next((w for w in (W // 2, W // 4, W // 8) if w >= 2 and shape[last] % w == 0), W)
     out_ok = W > 1 and last is not None and shape[last] % W == 0 and store.strides[last] == 1
     red_ok = W > 1 and bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
     vector: int | None = None
