@@ -118,7 +118,7 @@ def test_dialect_attributes_change_the_spelling():
     src = OpenCLLike().render(lower(kernel, plan, OpenCLLike()))
     assert "__kernel void E_64(__global float* restrict data0, __global const float* restrict data1)" in src
     assert "int gidx0 = get_global_id(0);" in src
-    assert "vload8(0, data1+gidx0*8)" in src
+    assert "vload8(0, data1+(gidx0*8))" in src
     assert "typedef" not in src
 
 

@@ -345,7 +345,11 @@ class CStyleRenderer:
                     body.append(
                         pad
                         + self.vector_store.format(
-                            type=vec, width=ins.width, ptr=f"{dest}+{idx}", value=value, space=self._space(prog, ins)
+                            type=vec,
+                            width=ins.width,
+                            ptr=_address(dest, idx),
+                            value=value,
+                            space=self._space(prog, ins),
                         )
                     )
                 else:
@@ -395,7 +399,7 @@ class CStyleRenderer:
                 else self.vector_load.format(
                     type=self.tname(ins.dtype, ins.width),
                     width=ins.width,
-                    ptr=f"{ptr}+{self.index(idx)}",
+                    ptr=_address(ptr, self.index(idx)),
                     space=self._space(prog, ins),
                 )
             )
@@ -408,3 +412,9 @@ class CStyleRenderer:
         if ins.width > 1:
             return self.vector_alu(ins.arg, ins.dtype, src, ins.width, args)
         return self.alu(ins.arg, ins.dtype, src, args)
+
+
+def _address(buffer: str, index: str) -> str:
+    """Where a vector access starts. The index is added as a whole: `buf+(i*6-6)`, not `buf+i*6-6`, whose partial
+    sums may point outside the buffer (undefined behaviour, and what a bounds-checking emulator flags)."""
+    return f"{buffer}+({index})"
