@@ -1,13 +1,22 @@
 """One Function per differentiable primitive: forward() and backward() side by side, over LazyBuffers.
 
 backward() receives the gradient of the output and returns one gradient per input (None where none is needed).
-Non-differentiable primitives (comparisons, bit ops, IDIV, MOD) are applied directly to LazyBuffers by tensor.py.
+Non-differentiable primitives (comparisons, bit ops, IDIV, MOD) go through NoGrad: they record their inputs, so
+a gradient can tell "reached through zero-gradient ops" (zeros) from "not in this graph" (an error).
+
+Which ops record their autodiff context (the grad mode): an input takes part when its requires_grad is True, or
+when it is None ("differentiable when asked") and training is on (`Tensor.training = True`, `with Tensor.train():`),
+and never under `no_grad`. Only floating-point leaves take part; an op over inputs that take part records its
+context, and its output takes part in turn, whatever its dtype. The process-wide defaults are what
+`Tensor.training = ...` and `Tensor.no_grad = ...` set; the context managers override them for the current thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import threading
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_core.dtype import DType, dtypes
@@ -20,11 +29,63 @@ if TYPE_CHECKING:
 Grad = LazyBuffer | None
 
 
+# --- grad mode: process-wide defaults, overridden per thread by the context managers ---
+class _ThreadMode(threading.local):
+    training: bool | None = None  # None: follow the process-wide default
+    no_grad: bool | None = None
+
+
+class GradMode:
+    """`Tensor.training` and `Tensor.no_grad` read and set these; see the module docstring."""
+
+    training_default = False
+    no_grad_default = False
+    thread = _ThreadMode()
+
+    @staticmethod
+    def training() -> bool:
+        value = GradMode.thread.training
+        return GradMode.training_default if value is None else value
+
+    @staticmethod
+    def no_grad() -> bool:
+        value = GradMode.thread.no_grad
+        return GradMode.no_grad_default if value is None else value
+
+
+class ThreadOverride(contextlib.ContextDecorator):
+    """A context manager (and decorator) that sets one grad-mode switch for the current thread only."""
+
+    def __init__(self, name: str, value: bool):
+        self.name, self.value = name, value
+        self._previous: list[bool | None] = []
+
+    def _recreate_cm(self) -> ThreadOverride:
+        return ThreadOverride(self.name, self.value)  # as a decorator: one per call, so threads never share one
+
+    def __enter__(self) -> None:
+        self._previous.append(getattr(GradMode.thread, self.name))
+        setattr(GradMode.thread, self.name, self.value)
+
+    def __exit__(self, *exc_info: object) -> None:
+        setattr(GradMode.thread, self.name, self._previous.pop())
+
+
+def _takes_part(tensor: Tensor, asked: bool) -> bool:
+    """Whether `tensor` is differentiated through: see the module docstring. `asked`: training and not no_grad."""
+    if tensor._ctx is not None:
+        return True
+    if tensor.requires_grad is False or not dtypes.is_float(tensor.dtype):
+        return False
+    return tensor.requires_grad is True or asked
+
+
 class Function:
     def __init__(self, device: str, *tensors: Tensor):
         self.device = device
-        self.needs_input_grad = [t.requires_grad for t in tensors]
-        self.requires_grad = True if any(self.needs_input_grad) else None if None in self.needs_input_grad else False
+        asked = GradMode.training()
+        self.needs_input_grad = [_takes_part(t, asked) for t in tensors]
+        self.requires_grad = any(self.needs_input_grad)
         self.parents: tuple[Tensor, ...] = tensors
 
     def forward(self, *args: Any, **kwargs: Any) -> LazyBuffer:
@@ -38,12 +99,25 @@ class Function:
         from tinygrad_core.tensor import Tensor
 
         ctx = cls(xs[0].device, *xs)
-        out = Tensor(
-            ctx.forward(*(x.lazydata for x in xs), **kwargs), device=ctx.device, requires_grad=ctx.requires_grad
-        )
-        if ctx.requires_grad and not Tensor.no_grad:
+        record = ctx.requires_grad and not GradMode.no_grad()
+        lazy = ctx.forward(*(x.lazydata for x in xs), **kwargs)
+        requires_grad = True if record else False if all(x.requires_grad is False for x in xs) else None
+        out = Tensor(lazy, device=lazy.device, requires_grad=requires_grad)
+        if record:
             out._ctx = ctx
         return out
+
+
+class NoGrad(Function):
+    """An op with no gradient (comparisons, rounding, bit ops): the result is built by the caller and passed in as
+    `result`; backward gives every input None, which gradient() turns into zeros for targets it reaches."""
+
+    def forward(self, *xs: LazyBuffer, result: LazyBuffer) -> LazyBuffer:
+        self.count = len(xs)
+        return result
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, ...]:
+        return (None,) * self.count
 
 
 # --- unary ---
@@ -71,6 +145,8 @@ class Cast(Function):
     def backward(self, grad: LazyBuffer) -> Grad:
         if self.bitcast:
             raise RuntimeError("bitcast has no gradient")
+        if not (dtypes.is_float(self.input_dtype) and dtypes.is_float(grad.dtype)):
+            return None  # through an integer or bool value no gradient flows (PyTorch's and tinygrad's rule)
         return grad.cast(self.input_dtype)
 
 

@@ -51,11 +51,43 @@ class _BuiltinNamedCasts:
         return typing.cast(Tensor, self).cast(dtypes.bool)
 
 
-class Tensor(_BuiltinNamedCasts):
-    """A lazily evaluated, differentiable n-dimensional array on one device."""
+class _TensorType(type):
+    """Tensor's metaclass, for two class-level switches of the grad mode (function.py): `Tensor.training` and
+    `Tensor.no_grad` read this thread's mode; assigning them sets the default of every thread, as tutorials do
+    (`Tensor.training = True`), and this thread's current `with Tensor.train():` / `no_grad()` block too."""
 
-    training: ClassVar[bool] = False
-    no_grad: ClassVar[bool] = False
+    @property
+    def training(cls) -> bool:
+        return F.GradMode.training()
+
+    @training.setter
+    def training(cls, value: bool) -> None:
+        F.GradMode.training_default = bool(value)
+        if F.GradMode.thread.training is not None:
+            F.GradMode.thread.training = bool(value)
+
+    @property
+    def no_grad(cls) -> bool:
+        return F.GradMode.no_grad()
+
+    @no_grad.setter
+    def no_grad(cls, value: bool) -> None:
+        F.GradMode.no_grad_default = bool(value)
+        if F.GradMode.thread.no_grad is not None:
+            F.GradMode.thread.no_grad = bool(value)
+
+
+class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
+    """A lazily evaluated, differentiable n-dimensional array on one device.
+
+    Autodiff: `requires_grad` is True (always differentiated), False (never) or None, the default: "differentiable
+    when asked", that is while `Tensor.training` is True (or inside `with Tensor.train():`) and not under `no_grad`.
+    Ops on tensors that take part record how to differentiate them; `backward()` then fills `.grad` of every leaf it
+    reaches and `gradient(*targets)` returns d(self)/d(target). With training off and default tensors nothing is
+    recorded, so inference keeps no graph alive.
+
+    `Tensor.training = True; x = Tensor([1.0, 2.0]); (x * 2).sum().backward(); x.grad.tolist()` -> [2.0, 2.0]"""
+
     _rng: ClassVar[np.random.Generator] = np.random.default_rng(0)
     _jit_capturing: ClassVar[bool] = False  # set by TinyJit while it records
 
@@ -71,6 +103,7 @@ class Tensor(_BuiltinNamedCasts):
         self.grad: Tensor | None = None
         self.requires_grad: bool | None = requires_grad
         self._ctx: F.Function | None = None
+        self._retains_grad = False
         if isinstance(data, LazyBuffer):
             lazy = data if want is None else data.cast(want)
         elif isinstance(data, Tensor):
@@ -369,6 +402,7 @@ class Tensor(_BuiltinNamedCasts):
 
     # --- autodiff ---
     def _toposort(self) -> list[Tensor]:
+        """Self and every tensor it was computed from through edges that take part in autodiff, inputs first."""
         order: list[Tensor] = []
         seen: set[int] = set()
         stack: list[tuple[Tensor, bool]] = [(self, False)]
@@ -379,75 +413,98 @@ class Tensor(_BuiltinNamedCasts):
             elif id(node) not in seen:
                 seen.add(id(node))
                 stack.append((node, True))
-                if node._ctx is not None:
-                    stack.extend((p, False) for p in node._ctx.parents)
+                ctx = node._ctx
+                if ctx is not None:
+                    stack.extend((p, False) for p, needed in zip(ctx.parents, ctx.needs_input_grad) if needed)
         return order
 
-    def _gradients(self, grad: Tensor) -> dict[int, tuple[Tensor, LazyBuffer]]:
-        grads: dict[int, tuple[Tensor, LazyBuffer]] = {id(self): (self, grad.lazydata)}
-        for node in reversed(self._toposort()):
-            if node._ctx is None or id(node) not in grads:
+    def _gradients(self, grad: Tensor) -> tuple[list[Tensor], dict[int, LazyBuffer]]:
+        """The graph behind self (see _toposort) and d(self)/d(node) for each node a nonzero gradient reaches."""
+        order = self._toposort()
+        grads: dict[int, LazyBuffer] = {id(self): grad.lazydata}
+        for node in reversed(order):
+            ctx = node._ctx
+            if ctx is None or id(node) not in grads:
                 continue
-            results = node._ctx.backward(grads[id(node)][1])
+            results = ctx.backward(grads[id(node)])
             if not isinstance(results, tuple):
                 results = (results,)
-            for parent, g in zip(node._ctx.parents, results):
-                if g is None or not parent.requires_grad:
+            for parent, needed, g in zip(ctx.parents, ctx.needs_input_grad, results):
+                if g is None or not needed:
                     continue
                 if g.shape != parent.shape:
                     raise RuntimeError(f"internal: gradient of shape {g.shape} for a tensor of shape {parent.shape}")
                 previous = grads.get(id(parent))
-                grads[id(parent)] = (parent, g if previous is None else previous[1].alu(Ops.ADD, g))
-        return grads
+                grads[id(parent)] = g if previous is None else previous.alu(Ops.ADD, g)
+        return order, grads
 
-    def _seed_grad(self, gradient: Tensor | None) -> Tensor:
+    def _seed_grad(self, gradient: Tensor | None, op: str) -> Tensor:
+        if self._ctx is None and not F._takes_part(self, Tensor.training and not Tensor.no_grad):
+            raise RuntimeError(
+                f"{op}() on a tensor that is not part of an autodiff graph: turn gradient tracking on with "
+                "`Tensor.training = True` (or create the inputs with requires_grad=True) before computing it"
+            )
+        if not dtypes.is_float(self.dtype):
+            raise RuntimeError(f"{op}() needs a floating-point tensor, got {self.dtype}")
         if gradient is None:
             if self.numel() != 1:
                 raise RuntimeError(
-                    f"backward() on a tensor of shape {self.shape} needs a gradient argument; "
+                    f"{op}() on a tensor of shape {self.shape} needs a gradient argument; "
                     "reduce it to one element first (e.g. .sum())"
                 )
             return Tensor.ones(self.shape, dtype=self.dtype, device=self.device)
         if gradient.shape != self.shape:
-            raise ShapeError(f"backward: gradient shape {gradient.shape} does not match tensor shape {self.shape}")
+            raise ShapeError(f"{op}: gradient shape {gradient.shape} does not match tensor shape {self.shape}")
         return gradient
 
     def backward(self, gradient: Tensor | None = None) -> Tensor:
-        """Accumulate d(self)/d(leaf) into every leaf's .grad. `(x * 2).sum().backward()` gives x.grad == 2"""
-        if self._ctx is None and not self.requires_grad:
-            raise RuntimeError(
-                "backward() on a tensor that does not require grad (create inputs with requires_grad=True)"
-            )
-        for tensor, g in self._gradients(self._seed_grad(gradient)).values():
-            if tensor._ctx is not None:
+        """Accumulate d(self)/d(leaf) into the .grad of every leaf reached (and of tensors marked retain_grad()); a
+        leaf reached only through ops without a gradient (comparisons, rounding) gets zeros.
+
+        `x = Tensor([1.0, 2.0], requires_grad=True); (x * 2).sum().backward(); x.grad.tolist()` -> [2.0, 2.0]"""
+        order, grads = self._gradients(self._seed_grad(gradient, "backward"))
+        for tensor in order:
+            if tensor._ctx is not None and not tensor._retains_grad:
                 continue  # only leaves keep gradients, like PyTorch
+            g = grads.get(id(tensor))
+            if g is None:
+                g = LazyBuffer.const(0, tensor.dtype, tensor.device, tensor.shape)
             if tensor.grad is None:
                 tensor.grad = Tensor(g, device=tensor.device, requires_grad=False)
             else:
                 tensor.grad = Tensor(tensor.grad.lazydata.alu(Ops.ADD, g), device=tensor.device, requires_grad=False)
         return self
 
-    def gradient(self, *targets: Tensor, gradient: Tensor | None = None) -> list[Tensor]:
-        """d(self)/d(target) for each target, leaving .grad untouched."""
-        grads = self._gradients(self._seed_grad(gradient))
+    def gradient(self, *targets: Tensor, gradient: Tensor | None = None, materialize_grads: bool = False) -> list[Tensor]:
+        """d(self)/d(target) for each target in the graph behind self, leaving .grad untouched. A target reached only
+        through ops without a gradient gets zeros; one not in the graph is an error, or zeros with materialize_grads.
+
+        `x = Tensor([3.0], requires_grad=True); (x * x).sum().gradient(x)[0].tolist()` -> [6.0]"""
+        order, grads = self._gradients(self._seed_grad(gradient, "gradient"))
+        reached = {id(t) for t in order}
         out = []
         for target in targets:
-            if id(target) not in grads:
-                raise RuntimeError(
-                    f"gradient: a target of shape {target.shape} is not part of this graph (or has requires_grad=False)"
-                )
-            out.append(Tensor(grads[id(target)][1], device=target.device))
+            g = grads.get(id(target))
+            if g is None:
+                if id(target) not in reached and not materialize_grads:
+                    raise RuntimeError(
+                        f"gradient: a target of shape {target.shape} is not part of the graph of this tensor "
+                        "(was it used to compute it, with Tensor.training on or requires_grad=True?); "
+                        "materialize_grads=True gives zeros instead"
+                    )
+                g = LazyBuffer.const(0, target.dtype, target.device, target.shape)
+            out.append(Tensor(g, device=target.device, requires_grad=False))
         return out
 
+    def retain_grad(self) -> Tensor:
+        """Keep .grad for this non-leaf tensor too in backward(). Returns self."""
+        self._retains_grad = True
+        return self
+
     @staticmethod
-    @contextlib.contextmanager
-    def train(mode: bool = True) -> Iterator[None]:
-        """`with Tensor.train():` sets Tensor.training inside the block."""
-        previous, Tensor.training = Tensor.training, mode
-        try:
-            yield
-        finally:
-            Tensor.training = previous
+    def train(mode: bool = True) -> contextlib.ContextDecorator:
+        """`with Tensor.train():` (or `@Tensor.train()`) turns training on in this thread for the block."""
+        return F.ThreadOverride("training", mode)
 
     # --- movement ---
     def _axis(self, axis: int, ndim: int | None = None) -> int:
@@ -813,7 +870,7 @@ class Tensor(_BuiltinNamedCasts):
                 kind = dtypes.default_float
             elif isinstance(other, int) and not isinstance(other, bool) and x.dtype == dtypes.bool:
                 kind = dtypes.default_int
-            y = Tensor(LazyBuffer.const(other, kind, x.device), device=x.device)
+            y = Tensor(LazyBuffer.const(other, kind, x.device), device=x.device, requires_grad=False)
         if reverse:
             x, y = y, x
         if match_dtype:
@@ -888,7 +945,7 @@ class Tensor(_BuiltinNamedCasts):
         a, b = self._broadcasted(x, reverse, "idiv")
         if dtypes.is_float(a.dtype):
             raise TypeError(f"idiv needs integer tensors, got {a.dtype}")
-        return Tensor(a.lazydata.alu(Ops.IDIV, b.lazydata), device=a.device)
+        return F.NoGrad.apply(a, b, result=a.lazydata.alu(Ops.IDIV, b.lazydata))
 
     def _floordiv(self, b: Tensor) -> Tensor:
         if dtypes.is_float(self.dtype):
@@ -911,7 +968,7 @@ class Tensor(_BuiltinNamedCasts):
         a, b = self._broadcasted(x, reverse, "mod")
         if dtypes.is_float(a.dtype):
             return a - (a / b).floor() * b
-        remainder = Tensor(a.lazydata.alu(Ops.MOD, b.lazydata), device=a.device)
+        remainder = F.NoGrad.apply(a, b, result=a.lazydata.alu(Ops.MOD, b.lazydata))
         fix = remainder.ne(0) & (remainder.lt(0) ^ b.lt(0))
         return fix.where(remainder + b, remainder)
 
@@ -952,7 +1009,7 @@ class Tensor(_BuiltinNamedCasts):
     # --- comparisons (no gradient) ---
     def _compare(self, op: Ops, x: TensorLike, reverse: bool = False, name: str = "compare") -> Tensor:
         a, b = self._broadcasted(x, reverse, name)
-        return Tensor(a.lazydata.alu(op, b.lazydata), device=a.device)
+        return F.NoGrad.apply(a, b, result=a.lazydata.alu(op, b.lazydata))
 
     def lt(self, x: TensorLike) -> Tensor:
         return self._compare(Ops.CMPLT, x, name="lt")
@@ -995,7 +1052,7 @@ class Tensor(_BuiltinNamedCasts):
         a, b = self._broadcasted(x, reverse, name)
         if dtypes.is_float(a.dtype):
             raise TypeError(f"{name} needs integer or bool tensors, got {a.dtype}")
-        return Tensor(a.lazydata.alu(op, b.lazydata), device=a.device)
+        return F.NoGrad.apply(a, b, result=a.lazydata.alu(op, b.lazydata))
 
     def bitwise_and(self, x: TensorLike, reverse: bool = False) -> Tensor:
         return self._bitwise(Ops.AND, x, reverse, "bitwise_and")
@@ -1012,7 +1069,8 @@ class Tensor(_BuiltinNamedCasts):
         return self.bitwise_xor(-1 if not dtypes.is_unsigned(self.dtype) else dtypes.max(self.dtype))
 
     def logical_not(self) -> Tensor:
-        return Tensor(self.cast(dtypes.bool).lazydata.alu(Ops.NEG), device=self.device)
+        x = self.cast(dtypes.bool)
+        return F.NoGrad.apply(x, result=x.lazydata.alu(Ops.NEG))
 
     def lshift(self, x: TensorLike) -> Tensor:
         """`Tensor([1]) << 3` -> [8]"""
@@ -1078,7 +1136,7 @@ class Tensor(_BuiltinNamedCasts):
         """Round toward zero (no gradient flows through rounding)."""
         if not dtypes.is_float(self.dtype):
             return self
-        return Tensor(self.lazydata.alu(Ops.TRUNC), device=self.device)
+        return F.NoGrad.apply(self, result=self.lazydata.alu(Ops.TRUNC))
 
     def floor(self) -> Tensor:
         truncated = self.trunc()
@@ -1111,7 +1169,7 @@ class Tensor(_BuiltinNamedCasts):
             and abs(x) <= 16
         ):
             if x == 0:
-                return self.ones_like()
+                return F.NoGrad.apply(self, result=self.lazydata.const_like(1))
             base = self if x > 0 else self.reciprocal()
             result = base
             for _ in range(int(abs(x)) - 1):
@@ -2507,14 +2565,11 @@ def _from_host(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
     return LazyBuffer.from_numpy(np.array(array, dtype=dtype.np, order="C"), dtype, device)
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """`with no_grad():` builds no autodiff graph inside the block (Tensor.no_grad = True does the same)."""
-    previous, Tensor.no_grad = Tensor.no_grad, True
-    try:
-        yield
-    finally:
-        Tensor.no_grad = previous
+def no_grad() -> contextlib.ContextDecorator:
+    """`with no_grad():` (or `@no_grad()`) records no autodiff graph in this thread for the block.
+
+    `Tensor.no_grad = True` turns it off for every thread."""
+    return F.ThreadOverride("no_grad", True)
 
 
 # --- helpers of the functional ops ---

@@ -98,11 +98,6 @@ class Optimizer:
 
     def schedule_step(self) -> list[Tensor]:
         """The tensors step() realizes, with their updates assigned but not yet computed (to fuse with other work)."""
-        if not Tensor.training:
-            raise RuntimeError(
-                f"{type(self).__name__}.step() needs training mode: set Tensor.training = True "
-                "(or use `with Tensor.train():`) before the forward pass"
-            )
         for index, param in enumerate(self.params):
             if param.grad is None:
                 raise RuntimeError(
