@@ -9,6 +9,7 @@ Backends read flags through this module, never through os.environ.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from contextvars import ContextVar, Token
@@ -107,12 +108,18 @@ def _lookup(name: str) -> Flag[Any]:
     return _FLAGS[name]
 
 
-class Context:
-    """Override flags inside a `with` block, e.g. `with Context(DEBUG=2):`; contexts nest, the innermost wins."""
+class Context(contextlib.ContextDecorator):
+    """Override flags inside a `with` block (or a decorated function), e.g. `with Context(DEBUG=2, BEAM=1):`;
+    contexts nest, the innermost wins, and they act on the current thread (or async task) only."""
 
     def __init__(self, **overrides: Any):
         self.overrides = {name: _lookup(name).coerce(value) for name, value in overrides.items()}
         self._tokens: list[Token[tuple[dict[str, Any], ...]]] = []
+
+    def _recreate_cm(self) -> Context:
+        fresh = Context()
+        fresh.overrides = self.overrides  # as a decorator: one per call, so threads never share the token stack
+        return fresh
 
     def __enter__(self) -> Context:
         self._tokens.append(_overrides.set((*_overrides.get(), self.overrides)))

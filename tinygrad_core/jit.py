@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from tinygrad_core import flags
 from tinygrad_core.devices import Device
 from tinygrad_core.errors import JitError
+from tinygrad_core.helpers import GlobalCounters
 from tinygrad_core.runtime import Buffer
 from tinygrad_core.schedule import ScheduleItem, capture, run_schedule
 from tinygrad_core.tensor import Tensor
@@ -66,12 +67,18 @@ class TinyJit(Generic[ReturnType]):
         self.result: Any = None
         self.launches: list[Callable[[], None]] = []  # each item bound to its buffers (Device.bind)
         self.bound: list[Buffer] = []  # the input buffers the launches are bound to
+        self.counts = (0, 0, 0)  # what one replay adds to GlobalCounters: kernels, ops, bytes
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Callable[..., ReturnType]:
+        """As a method decorator (`@TinyJit def step(self, x)`), bind the instance like a function would. Like
+        tinygrad's, one recording serves every instance."""
+        return self if obj is None else functools.partial(self.__call__, obj)
 
     def reset(self) -> None:
         """Forget the recording: the next two calls warm up and capture again."""
         self.calls, self.items, self.inputs, self.signature, self.result = 0, [], [], None, None
-        self.launches, self.bound = [], []
+        self.launches, self.bound, self.counts = [], [], (0, 0, 0)
 
     def __call__(self, *args: Any, **kwargs: Any) -> ReturnType:
         buffers = _input_buffers(args, kwargs)
@@ -91,6 +98,7 @@ class TinyJit(Generic[ReturnType]):
                     Tensor._jit_capturing = False
             self.items, self.inputs, self.signature, self.result = items, buffers, signature, result
             self.launches, self.bound = [_launcher(item) for item in items], buffers
+            self.counts = _counts(items)
             return result
         if signature != self.signature:
             captured, given = _describe(self.signature), _describe(signature)
@@ -108,6 +116,7 @@ class TinyJit(Generic[ReturnType]):
             self.bound = buffers
         for launch in self.launches:
             launch()
+        GlobalCounters.add(*self.counts)
         return self.result
 
 
@@ -116,6 +125,16 @@ def _launcher(item: ScheduleItem) -> Callable[[], None]:
     if item.kernel is None or (item.kernel.out_shape and item.bufs[0].size == 0):
         return functools.partial(run_schedule, [item])
     return Device[item.device].bind(item.kernel, [buf.handle for buf in item.bufs])
+
+
+def _counts(items: list[ScheduleItem]) -> tuple[int, int, int]:
+    """What running `items` adds to GlobalCounters (run_schedule's rule): kernels, ops, bytes."""
+    launched = [
+        item for item in items if item.kernel is not None and not (item.kernel.out_shape and item.bufs[0].size == 0)
+    ]
+    kernels = [item.kernel for item in launched if item.kernel is not None]
+    copies = sum(item.bufs[1].nbytes for item in items if item.kernel is None)
+    return len(kernels), sum(k.flops for k in kernels), sum(k.nbytes for k in kernels) + copies
 
 
 def _swapped(item: ScheduleItem, swap: dict[int, Buffer]) -> ScheduleItem:

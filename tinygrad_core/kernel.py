@@ -111,11 +111,16 @@ class Kernel:
     def dtypes(self) -> set[DType]:
         return {n.dtype for n in self.ast.toposort()}
 
-    @property
+    @cached_property
     def flops(self) -> int:
         return math.prod(self.full_shape) * sum(
             1 for n in self.ast.toposort() if n.op not in (Ops.LOAD, Ops.CONST, Ops.STORE)
         )
+
+    @cached_property
+    def nbytes(self) -> int:
+        """Bytes of every buffer the kernel reads or writes, each once (what GlobalCounters.global_mem counts)."""
+        return sum(b.size * b.dtype.itemsize for b in self.bufs)
 
     def __repr__(self) -> str:
         bufs = ", ".join(f"{b.dtype.name}[{b.size}]" for b in self.bufs)

@@ -30,6 +30,7 @@ from typing import Any
 from tinygrad_core import flags
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import DeviceError
+from tinygrad_core.helpers import GlobalCounters
 from tinygrad_core.kernel import BufferSpec, Kernel, KNode
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import ALU, Ops
@@ -267,6 +268,7 @@ def run_schedule(items: list[ScheduleItem]) -> None:
     if _captures:
         _captures[-1].extend(items)
 
+    debug = flags.DEBUG.value
     for item in items:
         start = time.perf_counter()
         if item.kernel is None:
@@ -275,18 +277,21 @@ def run_schedule(items: list[ScheduleItem]) -> None:
                 dest.copyin(src.numpy())
             else:
                 dest.handle  # noqa: B018  (allocate the empty destination)
+            GlobalCounters.add(0, 0, src.nbytes)
         elif item.kernel.out_shape and item.bufs[0].size == 0:
             item.bufs[0].handle  # noqa: B018
         else:
             device = Device[item.device]
             device.run(item.kernel, [buf.handle for buf in item.bufs])
-            if flags.DEBUG.value >= 2:
+            GlobalCounters.add(1, item.kernel.flops, item.kernel.nbytes)
+            if debug >= 2:
                 device.synchronize()
-        if flags.DEBUG.value >= 2:
+        if debug >= 2:
             name = "copy" if item.kernel is None else item.kernel.name
-            elapsed = (time.perf_counter() - start) * 1e6
-            print(f"*** {item.device:10s} {name:30s} bufs {len(item.bufs)} {elapsed:9.1f} us")
-            if item.kernel is not None and flags.DEBUG.value >= 3:
+            elapsed = time.perf_counter() - start
+            GlobalCounters.time_sum_s += elapsed
+            print(f"*** {item.device:10s} {name:30s} bufs {len(item.bufs)} {elapsed * 1e6:9.1f} us")
+            if item.kernel is not None and debug >= 3:
                 print(item.kernel)
 
 

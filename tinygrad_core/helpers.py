@@ -1,0 +1,45 @@
+"""Small helpers tinygrad users import from `tinygrad.helpers`: getenv, GlobalCounters, and Context (from flags)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from tinygrad_core.flags import Context
+
+__all__ = ["Context", "GlobalCounters", "getenv"]
+
+
+def getenv(key: str, default: Any = 0) -> Any:
+    """An environment variable converted to the type of `default` (tinygrad's helper for scripts' own settings).
+
+    `getenv("STEPS", 100)` -> 100 unless STEPS is set, then int(STEPS). Our own flags live in flags.py."""
+    raw = os.environ.get(key)
+    if raw is None:
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() not in ("", "0", "false", "no", "off")
+    return type(default)(raw)
+
+
+class GlobalCounters:
+    """What ran since the last reset(): kernels launched, their arithmetic ops, the bytes they moved (every buffer a
+    kernel or copy touches, once) and, with DEBUG >= 2, their time. Counted by the scheduler and by TinyJit replays.
+
+    `GlobalCounters.reset(); (Tensor.ones(4) * 2).realize(); GlobalCounters.kernel_count` -> 1"""
+
+    global_ops: ClassVar[int] = 0
+    global_mem: ClassVar[int] = 0
+    kernel_count: ClassVar[int] = 0
+    time_sum_s: ClassVar[float] = 0.0
+
+    @staticmethod
+    def reset() -> None:
+        GlobalCounters.global_ops = GlobalCounters.global_mem = GlobalCounters.kernel_count = 0
+        GlobalCounters.time_sum_s = 0.0
+
+    @staticmethod
+    def add(kernels: int, ops: int, mem: int) -> None:
+        GlobalCounters.kernel_count += kernels
+        GlobalCounters.global_ops += ops
+        GlobalCounters.global_mem += mem
