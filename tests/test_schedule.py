@@ -74,3 +74,131 @@ def test_shared_reduce_is_computed_once(abc):
     a, _, _ = abc
     s = a.sum(1)
     assert kernels(s * 2, s + 1) == 3  # one reduce, two elementwise readers
+
+
+# --- ASSIGN graphs: every read sees the values its graph node names, whatever the kernel order (rules 3, 4, 6) ---
+def _sgd_reference(steps: int, weight_decay: float, dtype: str):
+    import torch
+
+    rng = np.random.default_rng(0)
+    x0, w0, m0 = (rng.standard_normal(shape).astype(np.float32) for shape in [(1, 4), (4, 4), (1, 4)])
+    tx = torch.tensor(x0, requires_grad=True, dtype=getattr(torch, dtype))
+    tw = torch.tensor(w0, requires_grad=True, dtype=getattr(torch, dtype))
+    tm = torch.tensor(m0, dtype=getattr(torch, dtype))
+    opt = torch.optim.SGD([tx, tw], lr=0.001, weight_decay=weight_decay)
+    for _ in range(steps):
+        out = tx.matmul(tw).relu().log_softmax(1).mul(tm).add(tm).sum()
+        opt.zero_grad()
+        out.backward()
+        opt.step()
+    return (x0, w0, m0), (tx.detach().float().numpy(), tw.detach().float().numpy())
+
+
+@pytest.mark.parametrize(("steps", "weight_decay"), [(1, 0.0), (1, 0.1), (3, 0.0), (3, 0.01)])
+def test_plain_sgd_where_updates_read_each_other(device, steps, weight_decay):
+    """Each parameter's update reads the other's old value: the two ASSIGNs can't both go first (rule 6)."""
+    from tinygrad_core.nn.optim import SGD
+
+    (x0, w0, m0), expected = _sgd_reference(steps, weight_decay, "float32")
+    x, w = Tensor(x0, device=device, requires_grad=True), Tensor(w0, device=device, requires_grad=True)
+    m = Tensor(m0, device=device)
+    opt = SGD([x, w], lr=0.001, weight_decay=weight_decay)
+    for _ in range(steps):
+        out = x.matmul(w).relu().log_softmax(1).mul(m).add(m).sum()
+        opt.zero_grad()
+        out.backward()
+        opt.step()
+    np.testing.assert_allclose(x.numpy(), expected[0], atol=1e-6, rtol=1e-5)
+    np.testing.assert_allclose(w.numpy(), expected[1], atol=1e-6, rtol=1e-5)
+
+
+def test_mixed_precision_sgd_step(device):
+    """float16 parameters updated from float32 math: the cast ASSIGNs read each other too."""
+    from tinygrad_core import dtypes
+    from tinygrad_core.nn.optim import SGD
+    from tinygrad_core.testing import require
+
+    require(device, "float16")
+    (x0, w0, m0), expected = _sgd_reference(1, 0.0, "float32")
+    x = Tensor(x0, device=device, dtype=dtypes.float16, requires_grad=True)
+    w = Tensor(w0, device=device, dtype=dtypes.float16, requires_grad=True)
+    m = Tensor(m0, device=device)
+    opt = SGD([x, w], lr=0.001)
+    out = x.float().matmul(w.float()).relu().log_softmax(1).mul(m).add(m).sum()
+    out.backward()
+    opt.step()
+    np.testing.assert_allclose(x.numpy(), expected[0], atol=2e-3, rtol=2e-3)
+    np.testing.assert_allclose(w.numpy(), expected[1], atol=2e-3, rtol=2e-3)
+
+
+def test_double_diamond_assign(device):
+    """Two buffers, each assigned a value of both old ones, read again by a third kernel: all see old values."""
+    a = Tensor([1.0, 2.0, 3.0], device=device).contiguous().realize()
+    b = Tensor([10.0, 20.0, 30.0], device=device).contiguous().realize()
+    old_a, old_b = Tensor(a.lazydata, device=device), Tensor(b.lazydata, device=device)
+    both = old_a + old_b
+    a.assign(both * old_b.sum())
+    b.assign(both * old_a.sum())
+    total = (old_a * old_b).sum()
+    Tensor.realize(a, b, total)
+    np.testing.assert_allclose(a.numpy(), np.array([11.0, 22.0, 33.0]) * 60)
+    np.testing.assert_allclose(b.numpy(), np.array([11.0, 22.0, 33.0]) * 6)
+    assert total.item() == 140.0
+
+
+def _assign_graphs():
+    """A few buffers; each round assigns some of them a random expression of old values, new values (the Tensor
+    after an earlier assign) or both, through elementwise ops, reductions and views."""
+    from hypothesis import strategies as st
+
+    expression = st.tuples(
+        st.sampled_from(["add", "mul", "sub_sum", "flip_add", "max_sum"]),
+        st.integers(0, 2),
+        st.integers(0, 2),
+        st.booleans(),  # read the first operand's value from before this round's assigns
+        st.booleans(),
+    )
+    rounds = st.lists(st.lists(st.tuples(st.integers(0, 2), expression), min_size=1, max_size=3), min_size=1, max_size=2)
+    return rounds
+
+
+def _apply(kind, a, b):
+    if kind == "add":
+        return a + b
+    if kind == "mul":
+        return a * b * 0.5
+    if kind == "sub_sum":
+        return a - b.sum() * 0.1
+    if kind == "flip_add":
+        return a[::-1] + b
+    return a + b.max()
+
+
+def test_random_assign_graphs_match_numpy():
+    """Hypothesis: any pattern of ASSIGNs realized together gives what evaluating them in program order gives. The
+    scheduler is device-independent; the CPU backend runs each new graph without compiling anything."""
+    from hypothesis import given, settings
+
+    device = "CPU"
+
+    @settings(max_examples=60, deadline=None)
+    @given(_assign_graphs())
+    def check(rounds):
+        start = [np.arange(4, dtype=np.float32) + 10 * i for i in range(3)]
+        tensors = [Tensor(v, device=device).contiguous().realize() for v in start]
+        reference = [v.copy() for v in start]
+        for assigns in rounds:
+            old = [Tensor(t.lazydata, device=device) for t in tensors]
+            old_values = [v.copy() for v in reference]
+            for target, (kind, i, j, old_i, old_j) in assigns:
+                a = old[i] if old_i else tensors[i]
+                b = old[j] if old_j else tensors[j]
+                av = old_values[i] if old_i else reference[i]
+                bv = old_values[j] if old_j else reference[j]
+                tensors[target].assign(_apply(kind, a, b))
+                reference[target] = _apply(kind, av, bv).astype(np.float32)
+            Tensor.realize(*tensors)
+        for t, v in zip(tensors, reference):
+            np.testing.assert_allclose(t.numpy(), v, rtol=1e-5)
+
+    check()

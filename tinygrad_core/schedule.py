@@ -12,6 +12,9 @@ Rules, in order:
 4. A kernel that reads a buffer's old contents runs before the ASSIGN that overwrites it.
 5. An elementwise base read through a masked (padded) view is realized first when its inlined ops don't map
    0 to 0 (EXP2, LOG2, RECIP, NOT, float MOD): inlined, they would fill the padding with exp(0), 1/0, ... not 0.
+6. ASSIGNs that would each have to run before another (each reads what another overwrites, as the updates of two
+   parameters whose gradients read each other do) first compute their values into buffers of their own; each
+   ASSIGN then only copies, after every reader of the old contents.
 
 realize() remembers recent schedules by the graph's structure (see the schedule cache at the end), so a training
 loop without TinyJit applies these rules once, not every step.
@@ -126,7 +129,6 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
     bases = _walk(outs)
     wanted = {lb.base for lb in outs}
     realized = {b for b in bases if b in wanted or b.op in (Ops.REDUCE, Ops.CONTIGUOUS, Ops.COPY, Ops.ASSIGN)}
-    fused: set[LazyBuffer] = set()
 
     # rule 5: a padded view of an op that doesn't map 0 to 0 reads a buffer, whose padding is real zeros
     unsafe: dict[LazyBuffer, bool] = {}
@@ -138,17 +140,39 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
     # rule 3: make ASSIGN values that read their own target through a view into kernels of their own
     for base in list(bases):
         if base.op is Ops.ASSIGN:
-            reads = _KernelBuilder(base, realized, fused).reads
+            reads = _KernelBuilder(base, realized, set()).reads
             if any(read.buffer is base.buffer and not st.contiguous for read, st in reads):
-                # NOTE: a new CONTIGUOUS node, not the value's base: that base may be the target itself
-                (value,) = base.srcs
-                copy = LazyBuffer(
-                    value.device, ShapeTracker.from_shape(value.shape), value.dtype, Ops.CONTIGUOUS, (value,)
-                )
-                base.srcs = (copy,)
-                bases.insert(bases.index(base), copy)
-                realized.add(copy)
+                _value_into_own_buffer(base, bases, realized)
 
+    while True:
+        items, outputs, inputs = _kernels(bases, wanted, set(realized))
+        order, stuck = _readers_before_assigns(items, outputs, inputs)
+        if not stuck:
+            return order
+        # rule 6: ASSIGNs that must each run before another (each reads what another overwrites) compute their
+        # values into buffers of their own; the ASSIGNs then only copy, after every reader of the old contents
+        splittable = [base for base in stuck if base.op is Ops.ASSIGN and base.srcs[0].op is not Ops.CONTIGUOUS]
+        if not splittable:
+            raise RuntimeError("internal: a kernel reads both the old and the assigned contents of one buffer")
+        for base in splittable:
+            _value_into_own_buffer(base, bases, realized)
+
+
+def _value_into_own_buffer(assign: LazyBuffer, bases: list[LazyBuffer], realized: set[LazyBuffer]) -> None:
+    """Rules 3 and 6: the ASSIGN's value becomes a kernel of its own; the ASSIGN copies its buffer into the target."""
+    # NOTE: a new CONTIGUOUS node, not the value's base: that base may be the target itself
+    (value,) = assign.srcs
+    copy = LazyBuffer(value.device, ShapeTracker.from_shape(value.shape), value.dtype, Ops.CONTIGUOUS, (value,))
+    assign.srcs = (copy,)
+    bases.insert(bases.index(assign), copy)
+    realized.add(copy)
+
+
+def _kernels(
+    bases: list[LazyBuffer], wanted: set[LazyBuffer], realized: set[LazyBuffer]
+) -> tuple[list[ScheduleItem], list[LazyBuffer], list[list[LazyBuffer]]]:
+    """The schedule items of the realized bases (in graph order), their bases and the bases each one reads."""
+    fused: set[LazyBuffer] = set()
     # rule 2: fuse a reduction forward into its only reader
     readers: dict[LazyBuffer, list[tuple[LazyBuffer, ShapeTracker]]] = {}
     builders = {
@@ -190,16 +214,17 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
         kernel = Kernel(builder.ast, tuple(BufferSpec(buf.dtype, buf.size) for buf in bufs))  # type: ignore[union-attr]
         _check_dtypes(base.device, kernel.dtypes)
         items.append(ScheduleItem(base.device, bufs, kernel))  # type: ignore[arg-type]
-    return _readers_before_assigns(items, outputs, inputs)
+    return items, outputs, inputs
 
 
 def _readers_before_assigns(
     items: list[ScheduleItem], outputs: list[LazyBuffer], inputs: list[list[LazyBuffer]]
-) -> list[ScheduleItem]:
+) -> tuple[list[ScheduleItem], list[LazyBuffer]]:
     """Rule 4: a kernel that reads a buffer's old contents runs before the ASSIGN that overwrites that buffer.
 
     No data edge records this (the reader reads the old base, the ASSIGN writes the same Buffer), so the kernels are
-    reordered: data dependencies plus these edges, keeping the original order wherever it is free.
+    reordered: data dependencies plus these edges, keeping the original order wherever it is free. Returns the
+    order and the bases that could not be ordered (empty unless the edges form a cycle: see rule 6).
     """
     position = {id(base): i for i, base in enumerate(outputs)}
     overwrites = {id(base.buffer): i for i, base in enumerate(outputs) if base.op is Ops.ASSIGN}
@@ -219,14 +244,13 @@ def _readers_before_assigns(
     order = []
     while ready:
         i = heapq.heappop(ready)
-        order.append(items[i])
+        order.append(i)
         for j in users[i]:
             waiting[j] -= 1
             if waiting[j] == 0:
                 heapq.heappush(ready, j)
-    if len(order) != len(items):
-        raise RuntimeError("internal: a kernel reads both the old and the assigned contents of one buffer")
-    return order
+    done = set(order)
+    return [items[i] for i in order], [outputs[i] for i in range(len(items)) if i not in done]
 
 
 def _with_buffer(base: LazyBuffer) -> LazyBuffer:
