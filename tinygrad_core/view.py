@@ -120,7 +120,8 @@ class View:
             return View.create(shape)
         old = [(size, st, m) for size, st, m in zip(self.shape, self.strides, self._mask_or_full()) if size != 1]
         if any(m == (0, 0) for m in self._mask_or_full()):
-            return View.create(shape, mask=tuple((0, 0) for _ in shape))
+            # NOTE: a 0-d view has no dim to carry "nothing is valid": it takes a view of its own (None here)
+            return View.create(shape, mask=tuple((0, 0) for _ in shape)) if shape else None
         new_strides: list[int] = []
         new_mask: list[tuple[int, int]] = []
         i = j = 0
@@ -195,7 +196,8 @@ def merge_views(inner: View, outer: View) -> View | None:
             continue
         if not moving[j]:
             if not mlo <= origin[j] < mhi:
-                return View.create(outer.shape, mask=tuple((0, 0) for _ in outer.shape))
+                nothing = tuple((0, 0) for _ in outer.shape)
+                return View.create(outer.shape, mask=nothing) if outer.shape else None  # see View.reshape
             continue
         if len(moving[j]) > 1:
             return None

@@ -37,7 +37,8 @@ def movement_sequences(draw):
         if op == "reshape":
             size = int(np.prod(current))
             first = draw(st.sampled_from([d for d in range(1, size + 1) if size % d == 0]))
-            new = draw(st.sampled_from([(size,), (first, size // first), (1, first, size // first)]))
+            shapes = [(size,), (first, size // first), (1, first, size // first)]
+            new = draw(st.sampled_from([*shapes, ()] if size == 1 else shapes))  # a 0-d view too
             tracker, reference = tracker.reshape(new), reference.reshape(new)
         elif op == "permute":
             order = draw(st.permutations(range(len(current))))
@@ -93,3 +94,9 @@ def test_padding_is_a_mask_not_a_copy():
     assert view.shape == (6,)
     assert view.mask == ((2, 5),)
     assert view.offset == -2
+
+
+def test_a_0d_view_of_padding_stays_padding():
+    """Shrinking into the padding and dropping the last dim: the one element must still read as padding."""
+    tracker = ShapeTracker.from_shape((1,)).pad(((1, 0),)).shrink(((0, 1),)).reshape(())
+    assert gather(tracker, np.array([7])).item() == 0
