@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinygrad_core.errors import DTypeError
+
 
 @dataclass(frozen=True, eq=True)
 class DType:
@@ -139,9 +141,14 @@ def least_upper_float(dtype: DType) -> DType:
 
 
 def to_dtype(value: DType | str | np.dtype | type) -> DType:
-    """Accepts a DType, a name ('float32', 'half') or a numpy dtype."""
+    """Accepts a DType, a name ('float32', 'half') or a numpy dtype; anything else is a DTypeError."""
     if isinstance(value, DType):
         return value
-    if isinstance(value, str) and value in dtypes.fields():
+    if isinstance(value, str):
+        if value not in dtypes.fields():
+            raise DTypeError(f"unknown dtype {value!r}; known names: {', '.join(dtypes.fields())}")
         return dtypes.fields()[value]
-    return dtypes.from_np(value)  # type: ignore[arg-type]
+    try:
+        return dtypes.from_np(value)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise DTypeError(f"{value!r} is not a dtype: {e}") from None

@@ -11,22 +11,35 @@ _INTERNAL_PREFIX = "tinygrad_"
 
 
 class TinygradError(Exception):
-    """Base of every error tinygrad_core raises on purpose: its message says what was wrong and what fixes it."""
+    """Base of every error tinygrad_core raises on purpose: its message says what was wrong and what fixes it.
+
+    Each subclass is also the built-in exception PyTorch and tinygrad raise for the same mistake, so code written for
+    them (`except RuntimeError:`, `pytest.raises(ValueError)`) catches ours too."""
 
 
 class DeviceError(TinygradError, RuntimeError):
     """A device can't be used: unknown, not installed, unavailable here, a bad index, or mixed devices."""
 
 
-class PluginError(TinygradError):
+class PluginError(TinygradError, RuntimeError):
     """A backend plugin is broken: wrong plugin API version, a device name claimed twice, a malformed hook."""
 
 
-class ShapeError(TinygradError, ValueError):
-    """Shapes that don't fit together (reshape, expand, cat, assign, ...)."""
+class ShapeError(TinygradError, ValueError, RuntimeError):
+    """Shapes that don't fit together (reshape, expand, cat, matmul, assign, ...): PyTorch raises RuntimeError,
+    tinygrad ValueError (or RuntimeError), so this is both."""
 
 
-class JitError(TinygradError):
+class ArgumentError(TinygradError, ValueError, RuntimeError):
+    """An argument value an op can't take (a negative count, a mode that contradicts another argument): PyTorch
+    raises RuntimeError for most of these, tinygrad ValueError, so this is both."""
+
+
+class DTypeError(TinygradError, AttributeError, TypeError):
+    """A dtype name that doesn't exist (`dtype="typo"`): tinygrad raises AttributeError, PyTorch TypeError."""
+
+
+class JitError(TinygradError, RuntimeError):
     """A TinyJit function called in a way its recording can't replay."""
 
 
