@@ -160,6 +160,8 @@ class CStyleRenderer:
                 text = "(-2147483647-1)"
             elif dtype.itemsize < 4:
                 text = self.cast.format(type=self.tname(dtype), x=text)
+        if text.startswith("-"):
+            text = f"({text})"  # so that a NEG in front reads -(-1.5f), never the decrement --1.5f
         return (
             text
             if width == 1

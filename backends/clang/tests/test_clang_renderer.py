@@ -103,7 +103,8 @@ def test_int_division_guards_zero_and_minus_one():
     [
         (1.5, dtypes.float32, "1.5f"),
         (math.inf, dtypes.float32, "INFINITY"),
-        (-math.inf, dtypes.float32, "-INFINITY"),
+        (-math.inf, dtypes.float32, "(-INFINITY)"),
+        (-2.5, dtypes.float32, "(-2.5f)"),  # parenthesized: a NEG in front must not read as --2.5f
         (math.nan, dtypes.float32, "NAN"),
         (0.1, dtypes.float64, "0.1"),
         (-(2**31), dtypes.int32, "(-2147483647-1)"),
