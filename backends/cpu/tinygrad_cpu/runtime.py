@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_core import runtime
-from tinygrad_core.dtype import DType, dtypes
+from tinygrad_core.dtype import ALL_DTYPES, DType, dtypes
 from tinygrad_core.kernel import Kernel, KNode
 from tinygrad_core.ops import Ops
 from tinygrad_core.view import ShapeTracker, View
@@ -68,6 +68,35 @@ _ALU: dict[Ops, Callable[..., Any]] = {
 }
 
 
+# --- bfloat16: numpy has no such dtype, so buffers hold its bits as uint16 and kernels compute in float32, rounding
+# every bfloat16 result to the nearest bfloat16 (ties to even), as hardware with bfloat16 arithmetic would ---
+BF16 = dtypes.bfloat16
+
+
+def _bf16_bits(x: np.ndarray) -> np.ndarray:
+    """float32 values -> the uint16 bits of the nearest bfloat16 (NaN stays a quiet NaN)."""
+    bits = np.asarray(x, np.float32).view(np.uint32)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    return np.where(np.isnan(x), np.uint16(0x7FC0), rounded)
+
+
+def _bf16_values(bits: np.ndarray) -> np.ndarray:
+    """uint16 bfloat16 bits -> float32 values (exact)."""
+    return (np.asarray(bits).astype(np.uint32) << 16).view(np.float32)
+
+
+def _compute_dtype(dtype: DType) -> np.dtype:
+    """The numpy dtype a kernel computes `dtype` values in."""
+    return np.dtype(np.float32) if dtype == BF16 else dtype.np
+
+
+def _as(values: np.ndarray, dtype: DType) -> np.ndarray:
+    """values (of any numeric numpy dtype) as the kernel holds a `dtype` value."""
+    if dtype == BF16:
+        return _bf16_values(_bf16_bits(values.astype(np.float32, copy=False)))
+    return np.asarray(values).astype(dtype.np, copy=False)
+
+
 # --- reading through views ---
 def _indices(st: ShapeTracker, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | bool]:
     """Flat buffer index and validity of every element of `shape` (a compact form of st.shape)."""
@@ -118,18 +147,18 @@ def _load(flat: np.ndarray, st: ShapeTracker) -> np.ndarray:
 
 
 def _const(value: Any, dtype: DType, st: ShapeTracker) -> np.ndarray:
-    scalar = np.array(value, dtype=dtype.np).reshape((1,) * len(st.shape))
+    scalar = _as(np.array(value), dtype).reshape((1,) * len(st.shape))
     if all(v.mask is None for v in st.views):
         return scalar
     _, valid = _indices(st, _compact_shape(st))
-    return np.where(valid, scalar, np.zeros((), dtype.np))
+    return np.where(valid, scalar, np.zeros((), scalar.dtype))
 
 
 # --- reductions ---
 def _reduce(node: KNode, full_shape: tuple[int, ...], values: dict[int, np.ndarray]) -> np.ndarray:
     op, axes = node.arg
     (src,) = node.src
-    dtype = node.dtype.np
+    dtype = _compute_dtype(node.dtype)
     if any(full_shape[a] == 0 for a in axes):
         fill = 0 if op is Ops.SUM else dtypes.min(node.dtype)
         return np.full(tuple(1 if i in axes else n for i, n in enumerate(full_shape)), fill, dtype)
@@ -194,21 +223,26 @@ def interpret(kernel: Kernel, arrays: list[np.ndarray]) -> None:
             if id(node) in fused_mul and node.dtype.np.kind in "fiu":
                 continue  # the REDUCE reads both factors itself
             if node.op is Ops.LOAD:
-                values[id(node)] = _load(arrays[node.arg[0]], node.arg[1])
+                loaded = _load(arrays[node.arg[0]], node.arg[1])
+                values[id(node)] = _bf16_values(loaded) if node.dtype == BF16 else loaded
             elif node.op is Ops.CONST:
                 values[id(node)] = _const(node.arg[0], node.dtype, node.arg[1])
             elif node.op is Ops.REDUCE:
-                values[id(node)] = _reduce(node, kernel.full_shape, values)
+                values[id(node)] = _as(_reduce(node, kernel.full_shape, values), node.dtype)
             elif node.op is Ops.CAST:
-                values[id(node)] = values[id(node.src[0])].astype(node.dtype.np)
+                values[id(node)] = _as(values[id(node.src[0])], node.dtype)
             elif node.op is Ops.BITCAST:
-                values[id(node)] = np.ascontiguousarray(values[id(node.src[0])]).view(node.dtype.np)
+                (src,) = node.src
+                bits = _bf16_bits(values[id(src)]) if src.dtype == BF16 else values[id(src)]
+                cast = np.ascontiguousarray(bits).view(node.dtype.np)
+                values[id(node)] = _bf16_values(cast) if node.dtype == BF16 else cast
             elif node.op is Ops.STORE:
                 out = arrays[0].reshape(node.arg[1].shape)
-                out[...] = np.broadcast_to(values[id(node.src[0])], out.shape)
+                value = values[id(node.src[0])]
+                out[...] = np.broadcast_to(_bf16_bits(value) if node.dtype == BF16 else value, out.shape)
             else:
                 result = _ALU[node.op](*(values[id(s)] for s in node.src))
-                values[id(node)] = np.asarray(result).astype(node.dtype.np, copy=False)
+                values[id(node)] = _as(np.asarray(result), node.dtype)
 
 
 class CPUAllocator(runtime.Allocator):
@@ -223,7 +257,7 @@ class CPUAllocator(runtime.Allocator):
 
 
 class CPUDevice(runtime.Device):
-    missing_dtype_reason = "numpy has no bfloat16"
+    dtypes = frozenset(ALL_DTYPES)  # bfloat16 too: uint16 storage, float32 arithmetic (see _bf16_bits)
 
     def make_allocator(self) -> runtime.Allocator:
         return CPUAllocator()
