@@ -26,12 +26,15 @@ __all__ = [
     "BatchNorm2d",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
     "ConvTranspose2d",
     "Dropout",
     "Embedding",
     "GroupNorm",
+    "InstanceNorm",
     "LSTMCell",
     "LayerNorm",
+    "LayerNorm2d",
     "Linear",
     "RMSNorm",
     "Sequential",
@@ -107,6 +110,11 @@ class Conv2d:
                 f"must be divisible by groups ({groups})"
             )
         self.kernel_size = _tuple(kernel_size, self._dims)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{type(self).__name__}: padding must be 'same', 'valid' or numbers, got {padding!r}")
+            if padding == "same" and any(s != 1 for s in _tuple(stride, self._dims)):
+                raise ValueError(f"{type(self).__name__}: padding='same' needs stride 1, got stride={stride}")
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def _init_params(self, channels: tuple[int, int], out_channels: int, bias: bool) -> None:
@@ -120,12 +128,6 @@ class Conv2d:
         return x.conv2d(
             self.weight, self.bias, groups=self.groups, stride=self.stride, dilation=self.dilation, padding=self.padding
         )
-
-
-class Conv1d(Conv2d):
-    """1-D convolution over (N, C, L); weight (out_channels, in_channels // groups, kernel_size)."""
-
-    _dims = 1
 
 
 class ConvTranspose2d(Conv2d):
@@ -157,6 +159,18 @@ class ConvTranspose2d(Conv2d):
             padding=self.padding,
             output_padding=self.output_padding,
         )
+
+
+class Conv1d(Conv2d):
+    """1-D convolution over (N, C, L); weight (out_channels, in_channels // groups, kernel_size)."""
+
+    _dims = 1
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-D convolution over (N, C, L); weight (in_channels, out_channels // groups, kernel_size)."""
+
+    _dims = 1
 
 
 # --- normalisation ---
@@ -218,6 +232,31 @@ class LayerNorm:
         if self.weight is None or self.bias is None:
             return out
         return out * self.weight + self.bias
+
+
+class LayerNorm2d(LayerNorm):
+    """LayerNorm over the channels of (N, C, H, W): each position's C values are normalised together."""
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return super().__call__(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class InstanceNorm:
+    """Normalise each channel of each sample over its positions: (N, C, ...) -> same shape; affine per channel."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True):
+        self.num_features, self.eps = num_features, eps
+        self.weight = _param(Tensor.ones(num_features)) if affine else None
+        self.bias = _param(Tensor.zeros(num_features)) if affine else None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"InstanceNorm({self.num_features}) got input of shape {x.shape}")
+        out = x.reshape(x.shape[0], self.num_features, -1).layernorm(eps=self.eps).reshape(x.shape)
+        if self.weight is None or self.bias is None:
+            return out
+        channel_shape = (1, -1, *[1] * (x.ndim - 2))
+        return out * self.weight.reshape(channel_shape) + self.bias.reshape(channel_shape)
 
 
 class GroupNorm:

@@ -1,4 +1,4 @@
-"""Optimizers (SGD, Adam, AdamW, LAMB) and learning-rate schedulers, with tinygrad's names and signatures.
+"""Optimizers (SGD, Adam, AdamW, LAMB, Muon) and learning-rate schedulers, with tinygrad's names and signatures.
 
 An optimizer takes a list of Tensors, or of models/objects holding them (`Adam([model])` trains every tensor of
 model). step() computes each update lazily, writes it into the parameter's own memory with Tensor.assign, and
@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from tinygrad_core.devices import Device
 from tinygrad_core.dtype import dtypes
 from tinygrad_core.nn.state import get_parameters
 from tinygrad_core.tensor import Tensor
@@ -26,6 +27,7 @@ __all__ = [
     "LRScheduler",
     "LambdaLR",
     "MultiStepLR",
+    "Muon",
     "Optimizer",
     "OptimizerGroup",
     "StepLR",
@@ -33,7 +35,8 @@ __all__ = [
 
 
 def _collect(params: Any) -> tuple[list[Tensor], list[Tensor]]:
-    """(trainable tensors, buffers): buffers are tensors found inside models with requires_grad=False."""
+    """(trainable tensors, buffers): buffers are the tensors with requires_grad=False (BatchNorm's running
+    statistics, as `get_parameters(model)` lists them): never updated, only realized with each step (tinygrad's way)."""
     if isinstance(params, Tensor) or isinstance(params, Mapping) or not isinstance(params, Iterable):
         params = [params]
     trainable: list[Tensor] = []
@@ -41,12 +44,6 @@ def _collect(params: Any) -> tuple[list[Tensor], list[Tensor]]:
     seen: set[int] = set()
     for index, item in enumerate(params):
         if isinstance(item, Tensor):
-            if item.requires_grad is False:
-                raise ValueError(
-                    f"optimizer: params[{index}] (shape {item.shape}) has requires_grad=False, so it would never be "
-                    "updated; set requires_grad=True, leave it out, or pass the model itself (`Adam([model])`), "
-                    "which updates its trainable tensors and keeps buffers such as BatchNorm statistics as they are"
-                )
             found = [item]
         else:
             found = get_parameters(item)
@@ -66,13 +63,9 @@ def _collect(params: Any) -> tuple[list[Tensor], list[Tensor]]:
     return trainable, buffers
 
 
-def _state_like(tensor: Tensor) -> Tensor:
-    """Zeros shaped like a parameter, realized now so the optimizer's state keeps one buffer for its whole life."""
-    return (
-        Tensor.zeros(*tensor.shape, dtype=tensor.dtype, device=tensor.device, requires_grad=False)
-        .contiguous()
-        .realize()
-    )
+def _state_like(tensor: Tensor, device: str) -> Tensor:
+    """Zeros shaped like a parameter on `device`, realized now so the optimizer's state keeps one buffer for life."""
+    return Tensor.zeros(*tensor.shape, dtype=tensor.dtype, device=device, requires_grad=False).contiguous().realize()
 
 
 def _scalar(value: float, device: str) -> Tensor:
@@ -80,12 +73,22 @@ def _scalar(value: float, device: str) -> Tensor:
 
 
 class Optimizer:
-    """Base class: holds the parameters, the learning rate Tensor, zero_grad() and step(); subclasses write _step()."""
+    """Base class: holds the parameters, the learning rate Tensor, zero_grad() and step(); subclasses write _step().
 
-    def __init__(self, params: Any, lr: float):
+    `device` (tinygrad's argument) keeps the optimizer's state and arithmetic on another device than the parameters,
+    e.g. `LAMB(params, device="CPU")` to save accelerator memory: each step copies the gradients there and the
+    updates back, explicitly. By default the state lives with the first parameter."""
+
+    def __init__(self, params: Any, lr: float, device: str | None = None):
+        if lr < 0:
+            raise ValueError(f"{type(self).__name__}: lr must be non-negative, got {lr}")
         self.params, self.buffers = _collect(params)
-        self.device = self.params[0].device
+        self.device = Device.canonicalize(device) if device is not None else self.params[0].device
         self.lr = _scalar(lr, self.device)
+
+    def _here(self, tensor: Tensor) -> Tensor:
+        """`tensor` on the optimizer's device (an explicit copy when it lives elsewhere)."""
+        return tensor.to(self.device)
 
     def zero_grad(self) -> None:
         """Forget the gradients: the next backward() starts from zero."""
@@ -144,18 +147,23 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
         classic: bool = False,
+        device: str | None = None,
     ):
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
-        super().__init__(params, lr)
+        if momentum < 0:
+            raise ValueError(f"SGD: momentum must be non-negative, got {momentum}")
+        super().__init__(params, lr, device)
         self.momentum, self.wd, self.nesterov, self.classic = momentum, weight_decay, nesterov, classic
-        self.b = [_state_like(param) for param in self.params] if momentum else []
+        self.b = [_state_like(param, self.device) for param in self.params] if momentum else []
 
     def _step(self) -> list[Tensor]:
+        lr = self._lr(self.device)
         for index, param in enumerate(self.params):
             assert param.grad is not None
-            lr = self._lr(param.device)
-            grad = param.grad + self.wd * param.detach() if self.wd else param.grad
+            grad = self._here(param.grad)
+            if self.wd:
+                grad = grad + self.wd * self._here(param.detach())
             if not self.classic:
                 grad = grad * lr
             if self.momentum:
@@ -163,7 +171,47 @@ class SGD(Optimizer):
                 grad = grad + self.momentum * buf if self.nesterov else buf
             if self.classic:
                 grad = grad * lr
-            param.assign(param.detach() - grad)
+            param.assign(param.detach() - grad.to(param.device))
+        return self.b
+
+
+class Muon(Optimizer):
+    """Muon: SGD momentum whose update is orthogonalized by Newton-Schulz steps, then weight decay after momentum
+    (tinygrad's arguments and defaults). Each update is reshaped to (rows, -1) for the iteration.
+
+    - Described: https://kellerjordan.github.io/posts/muon/"""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 0.001,
+        momentum: float = 0.95,
+        weight_decay: float = 0.1,
+        ns_steps: int = 5,
+        ns_coefficients: tuple[float, ...] = (3.4445, -4.775, 2.0315),
+        nesterov: bool = True,
+        device: str | None = None,
+    ):
+        if momentum < 0:
+            raise ValueError(f"Muon: momentum must be non-negative, got {momentum}")
+        super().__init__(params, lr, device)
+        self.momentum, self.wd, self.nesterov = momentum, weight_decay, nesterov
+        self.ns_steps, self.ns_coefficients = ns_steps, tuple(ns_coefficients)
+        self.b = [_state_like(param, self.device) for param in self.params] if momentum else []
+
+    def _step(self) -> list[Tensor]:
+        lr = self._lr(self.device)
+        for index, param in enumerate(self.params):
+            assert param.grad is not None
+            grad = self._here(param.grad)
+            if self.momentum:
+                buf = self.b[index].assign(self.momentum * self.b[index] + grad)
+                grad = grad + self.momentum * buf if self.nesterov else buf
+            rows = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)
+            grad = rows.newton_schulz(self.ns_steps, self.ns_coefficients).reshape(grad.shape) * lr
+            if self.wd:
+                grad = grad + self.wd * lr * self._here(param.detach())
+            param.assign(param.detach() - grad.cast(param.dtype).to(param.device))
         return self.b
 
 
@@ -182,41 +230,53 @@ class LAMB(Optimizer):
         eps: float = 1e-6,
         weight_decay: float = 0.0,
         adam: bool = False,
+        device: str | None = None,
     ):
-        super().__init__(params, lr)
+        if weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}: weight_decay must be non-negative, got {weight_decay}")
+        super().__init__(params, lr, device)
         self.b1, self.b2, self.eps, self.wd, self.adam = b1, b2, eps, weight_decay, adam
         # b1**t and b2**t for the bias correction, kept as tensors so the step count never becomes a constant
         self.b1_t, self.b2_t = _scalar(1.0, self.device), _scalar(1.0, self.device)
-        self.m = [_state_like(param) for param in self.params]
-        self.v = [_state_like(param) for param in self.params]
+        self.m = [_state_like(param, self.device) for param in self.params]
+        self.v = [_state_like(param, self.device) for param in self.params]
 
     def _step(self) -> list[Tensor]:
         self.b1_t.assign(self.b1_t * self.b1)
         self.b2_t.assign(self.b2_t * self.b2)
+        lr = self._lr(self.device)
         for index, param in enumerate(self.params):
             assert param.grad is not None
-            grad = param.grad
+            grad = self._here(param.grad)
             m = self.m[index].assign(self.b1 * self.m[index] + (1.0 - self.b1) * grad)
             v = self.v[index].assign(self.b2 * self.v[index] + (1.0 - self.b2) * grad.square())
-            m_hat = m / (1.0 - self.b1_t.to(param.device).reshape(()))
-            v_hat = v / (1.0 - self.b2_t.to(param.device).reshape(()))
+            m_hat = m / (1.0 - self.b1_t.reshape(()))
+            v_hat = v / (1.0 - self.b2_t.reshape(()))
             update = m_hat / (v_hat.sqrt() + self.eps)
             if self.wd:
-                update = update + self.wd * param.detach()
+                update = update + self.wd * self._here(param.detach())
             if not self.adam:
-                param_norm = param.detach().square().sum().sqrt()
+                param_norm = self._here(param.detach()).square().sum().sqrt()
                 update_norm = update.square().sum().sqrt()
                 ratio = (param_norm > 0).where((update_norm > 0).where(param_norm / update_norm, 1.0), 1.0)
                 update = update * ratio
-            param.assign(param.detach() - self._lr(param.device) * update)
+            param.assign(param.detach() - (lr * update).to(param.device))
         return [self.b1_t, self.b2_t, *self.m, *self.v]
 
 
 class Adam(LAMB):
     """Adam: `Adam([model], lr=0.001, b1=0.9, b2=0.999, eps=1e-8)`; matches torch.optim.Adam."""
 
-    def __init__(self, params: Any, lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
-        super().__init__(params, lr, b1, b2, eps, weight_decay=0.0, adam=True)
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 0.001,
+        b1: float = 0.9,
+        b2: float = 0.999,
+        eps: float = 1e-8,
+        device: str | None = None,
+    ):
+        super().__init__(params, lr, b1, b2, eps, weight_decay=0.0, adam=True, device=device)
 
 
 class AdamW(LAMB):
@@ -230,8 +290,9 @@ class AdamW(LAMB):
         b2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        device: str | None = None,
     ):
-        super().__init__(params, lr, b1, b2, eps, weight_decay=weight_decay, adam=True)
+        super().__init__(params, lr, b1, b2, eps, weight_decay=weight_decay, adam=True, device=device)
 
 
 # --- learning-rate schedulers ---
