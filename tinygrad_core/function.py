@@ -301,6 +301,51 @@ class Where(Function):
         )
 
 
+class Pow(Function):
+    """base ** exponent for floats, with PyTorch's gradient rules at the edges: d/dbase is 0 where the exponent is 0,
+    d/dexponent is 0 where the base is 0 and the exponent non-negative (0 ** y), nan for negative bases."""
+
+    def forward(self, base: LazyBuffer, exponent: LazyBuffer) -> LazyBuffer:
+        self.base, self.exponent = base, exponent
+        self.ret = power(base, exponent)
+        return self.ret
+
+    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+        base, exponent = self.base, self.exponent
+        grad_base = grad_exponent = None
+        if self.needs_input_grad[0]:
+            slope = exponent.alu(Ops.MUL, power(base, exponent.alu(Ops.ADD, exponent.const_like(-1))))
+            grad_base = _equal(exponent, 0).alu(Ops.WHERE, grad.const_like(0), slope.alu(Ops.MUL, grad))
+        if self.needs_input_grad[1]:
+            zero_base = _equal(base, 0).alu(Ops.AND, exponent.alu(Ops.CMPLT, exponent.const_like(0)).alu(Ops.NEG))
+            slope = self.ret.alu(Ops.MUL, _log(base))
+            grad_exponent = zero_base.alu(Ops.WHERE, grad.const_like(0), slope.alu(Ops.MUL, grad))
+        return grad_base, grad_exponent
+
+
+def _log(x: LazyBuffer) -> LazyBuffer:
+    return x.alu(Ops.LOG2).alu(Ops.MUL, x.const_like(math.log(2)))
+
+
+def _equal(x: LazyBuffer, value: float) -> LazyBuffer:
+    return x.alu(Ops.CMPNE, x.const_like(value)).alu(Ops.NEG)
+
+
+def power(base: LazyBuffer, exponent: LazyBuffer) -> LazyBuffer:
+    """base ** exponent for floats of one shape: exp(exponent * log|base|), then the sign for negative bases (odd
+    integer exponents flip it, non-integer ones give nan) and 1 wherever the exponent is 0 (0 ** 0 included)."""
+    magnitude = base.alu(Ops.MAX, base.alu(Ops.NEG))
+    logged = exponent.alu(Ops.MUL, _log(magnitude)).alu(Ops.MUL, base.const_like(1 / math.log(2))).alu(Ops.EXP2)
+    truncated = exponent.alu(Ops.TRUNC)
+    integer = truncated.alu(Ops.CMPNE, exponent).alu(Ops.NEG)
+    halved = truncated.alu(Ops.MUL, exponent.const_like(0.5))
+    odd = integer.alu(Ops.AND, halved.alu(Ops.TRUNC).alu(Ops.CMPNE, halved))
+    negative = base.alu(Ops.CMPLT, base.const_like(0))
+    signed = negative.alu(Ops.AND, odd).alu(Ops.WHERE, logged.alu(Ops.NEG), logged)
+    signed = negative.alu(Ops.AND, integer.alu(Ops.NEG)).alu(Ops.WHERE, base.const_like(math.nan), signed)
+    return _equal(exponent, 0).alu(Ops.WHERE, base.const_like(1), signed)
+
+
 # --- reduce ---
 class Sum(Function):
     def forward(self, x: LazyBuffer, axis: tuple[int, ...]) -> LazyBuffer:

@@ -105,6 +105,9 @@ class LazyBuffer:
         if not axes:
             return self
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
+        if self.size == 0:  # nothing to reduce: every output is the identity, and no kernel reads the empty input
+            identity = 0 if op is Ops.SUM else dtypes.min(self.dtype)
+            return LazyBuffer.const(identity, self.dtype, self.device, shape)
         return LazyBuffer(self.device, ShapeTracker.from_shape(shape), self.dtype, Ops.REDUCE, (self,), (op, axes))
 
     def contiguous(self, force: bool = False) -> LazyBuffer:
@@ -136,6 +139,8 @@ class LazyBuffer:
     def _view(self, st: ShapeTracker) -> LazyBuffer:
         if st == self.st:
             return self
+        if any(view.mask is not None and any(lo >= hi for lo, hi in view.mask) for view in st.views):
+            return LazyBuffer.const(0, self.dtype, self.device, st.shape)  # reads outside every mask: all zeros
         if self.base.op is Ops.CONST and all(view.mask is None for view in st.views):
             # a constant looks the same through any unmasked view: keep the graph small
             return LazyBuffer.const(self.base.arg, self.dtype, self.device, st.shape)

@@ -14,10 +14,11 @@ import numpy as np
 from tinygrad_core import function as F
 from tinygrad_core.devices import Device
 from tinygrad_core.dtype import DType, dtypes, least_upper_dtype, least_upper_float, to_dtype
-from tinygrad_core.errors import JitError, ShapeError
+from tinygrad_core.errors import ArgumentError, JitError, ShapeError
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
+from tinygrad_core.view import View
 
 Scalar = int | float | bool
 WINDOWS_GRADIENT_MAX = 64  # overlapping windows of at most this many elements get their gradient from F.Windows
@@ -115,8 +116,19 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             lazy = LazyBuffer.const(data, want or dtypes.from_py(data), device)
         elif isinstance(data, (list, tuple)):
             kind = want or dtypes.from_py(data)
-            array = np.array(data, dtype=dtypes.float32.np if kind == dtypes.bfloat16 else kind.np)
-            lazy = _from_host(array, kind, device)
+            try:
+                values = np.array(data)
+            except ValueError:
+                raise ShapeError(f"Tensor: the nested lists have different lengths, got {data!r:.80}") from None
+            if values.dtype == object or values.dtype.kind not in "biuf":
+                raise TypeError(f"Tensor: a nested list of numbers (or bools) of one shape is needed, got {data!r:.80}")
+            # out-of-range integers wrap, as numpy's astype does (tinygrad's rule)
+            lazy = _from_host(values.astype(dtypes.float32.np if kind == dtypes.bfloat16 else kind.np), kind, device)
+        elif data is None:  # tinygrad: an empty tensor
+            lazy = _from_host(np.zeros(0, np.float32), want or dtypes.default_float, device)
+        elif isinstance(data, (bytes, bytearray)):  # the bytes as uint8, like tinygrad
+            lazy = _from_host(np.frombuffer(bytes(data), np.uint8), dtypes.uint8, device)
+            lazy = lazy if want is None else lazy.cast(want)
         elif isinstance(data, np.ndarray):
             kind = want or dtypes.from_np(data.dtype)
             lazy = _from_host(data, kind, device)
@@ -166,6 +178,15 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     def contiguous(self) -> Tensor:
         return F.Contiguous.apply(self)
+
+    def clone(self, device: str | None = None) -> Tensor:
+        """A copy in memory of its own (on `device` if given); differentiable, and .grad is cloned too.
+
+        `t = Tensor([1, 2]); t.clone().tolist()` -> [1, 2]"""
+        out = F.Contiguous.apply(self if device is None else self.to(device))
+        if self.grad is not None:
+            out.grad = self.grad.clone(device)
+        return out
 
     def contiguous_backward(self) -> Tensor:
         """The same tensor; in backward(), its gradient becomes a buffer of its own (a kernel boundary).
@@ -218,20 +239,28 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         return Tensor(self.lazydata, device=self.device, requires_grad=False)
 
     def assign(self, x: TensorLike) -> Tensor:
-        """Write x's values into this tensor's memory (used by optimizers; keeps the buffer the JIT captured)."""
+        """Write x's values into this tensor's memory (optimizers use it; the JIT keeps the buffer it captured). On a
+        view of another tensor (`a[:4].assign(b)`) the values go into that tensor's memory, at once.
+
+        `a = Tensor.zeros(4).contiguous().realize(); a[1:3].assign(Tensor([5.0, 6.0])); a.tolist()` -> [0.0, 5.0,
+        6.0, 0.0]"""
         if not isinstance(x, Tensor):
             x = Tensor(x, device=self.device, dtype=self.dtype)
         if x.shape != self.shape:
             raise ShapeError(f"assign: shapes {self.shape} and {x.shape} differ")
-        if x.device != self.device:
-            raise ShapeError(f"assign: devices {self.device} and {x.device} differ")
-        value = x.lazydata.cast(self.dtype)
-        if not (
-            self.lazydata.realized and self.lazydata.st.contiguous and self.lazydata.shape == self.lazydata.base.shape
-        ):
+        value = x.lazydata.copy_to_device(self.device).cast(self.dtype)
+        lazy = self.lazydata
+        if lazy._base is not None:  # a view: write through to the memory it shows
+            if lazy.base.op is Ops.CONST:  # a constant has no memory of its own: this tensor gets some first
+                self.lazydata = lazy.contiguous(force=True)
+                realize(self.lazydata)
+                return self.assign(x)
+            _write_through(lazy, Tensor(value, device=self.device))
+            return self
+        if not lazy.realized:
             self.lazydata = value
             return self
-        self.lazydata = self.lazydata.assign(value)
+        self.lazydata = lazy.assign(value)
         return self
 
     def replace(self, x: Tensor) -> Tensor:
@@ -258,6 +287,8 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         return (self[i] for i in range(self.shape[0]))
 
     def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise TypeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
         return bool(self.item())
 
     def __hash__(self) -> int:
@@ -310,24 +341,38 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     @staticmethod
     def linspace(start: Scalar, stop: Scalar, steps: int, **kwargs: Any) -> Tensor:
         """`Tensor.linspace(0, 1, 3).tolist()` -> [0.0, 0.5, 1.0]"""
+        if not isinstance(steps, int) or isinstance(steps, bool):
+            raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
         if steps < 0:
-            raise ValueError("linspace: steps must be non-negative")
+            raise ArgumentError(f"linspace: steps must be non-negative, got {steps}")
         kind = to_dtype(kwargs.pop("dtype", dtypes.default_float))
+        requires_grad = kwargs.pop("requires_grad", None)
         if steps == 1:
-            return Tensor.full((1,), start, dtype=kind, **kwargs)
+            return Tensor.full((1,), start, dtype=kind, requires_grad=requires_grad, **kwargs)
         step = (stop - start) / max(steps - 1, 1)
-        return (Tensor.arange(steps, dtype=dtypes.float32, **kwargs) * step + start).cast(kind)
+        values = (Tensor.arange(steps, dtype=dtypes.float32, **kwargs) * step + start).cast(kind)
+        return Tensor(values.lazydata, device=values.device, requires_grad=requires_grad)
 
     @staticmethod
     def eye(n: int, m: int | None = None, **kwargs: Any) -> Tensor:
         """Identity matrix. `Tensor.eye(2).tolist()` -> [[1.0, 0.0], [0.0, 1.0]]"""
         m = n if m is None else m
+        if not (isinstance(n, int) and isinstance(m, int)) or n < 0 or m < 0:
+            raise ArgumentError(f"eye: n and m must be non-negative ints, got {n!r} and {m!r}")
         kind = kwargs.pop("dtype", dtypes.default_float)
-        if n == 0 or m == 0:
-            return Tensor.zeros(n, m, dtype=kind, **kwargs)
-        # a one followed by n zeros, tiled: every (n+1)th element of the flat matrix is on the diagonal
-        row = Tensor.ones(1, dtype=kind, **kwargs).pad(((0, m),)).reshape(1, m + 1).expand(n, m + 1)
-        return row.reshape(-1)[: n * m].reshape(n, m)
+        requires_grad = kwargs.pop("requires_grad", None)
+        if n == 0 or m == 0 or n > m:
+            # the tiling below needs rows at least as long as the columns: build the transpose
+            square = (
+                Tensor.zeros(n, m, dtype=kind, **kwargs)
+                if n == 0 or m == 0
+                else Tensor.eye(m, n, dtype=kind, **kwargs).T
+            )
+        else:
+            # a one followed by n zeros, tiled: every (n+1)th element of the flat matrix is on the diagonal
+            row = Tensor.ones(1, dtype=kind, **kwargs).pad(((0, m),)).reshape(1, m + 1).expand(n, m + 1)
+            square = row.reshape(-1)[: n * m].reshape(n, m)
+        return Tensor(square.lazydata, device=square.device, requires_grad=requires_grad)
 
     @staticmethod
     def manual_seed(seed: int = 0) -> None:
@@ -347,7 +392,12 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     @staticmethod
     def rand(*shape: Any, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
         """Uniform samples in [0, 1). `Tensor.rand(2, 3).shape` -> (2, 3)"""
-        return Tensor._random(Tensor._rng.random(_argfix(*shape), np.float32), dtype, dtypes.default_float, **kwargs)
+        kind = to_dtype(dtype) if dtype is not None else dtypes.default_float
+        # low-precision floats draw on their own grid (multiples of 2**-mantissa), so rounding never reaches 1.0
+        bits = {dtypes.float16: 11, dtypes.bfloat16: 8}.get(kind)
+        size = _argfix(*shape)
+        values = Tensor._rng.integers(0, 2**bits, size) / 2**bits if bits else Tensor._rng.random(size, np.float32)
+        return Tensor._random(values, kind, dtypes.default_float, **kwargs)
 
     @staticmethod
     def randn(*shape: Any, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
@@ -359,11 +409,53 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     @staticmethod
     def randint(*shape: Any, low: int = 0, high: int = 10, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
         """Integers drawn from [low, high). `Tensor.randint(3, high=5).dtype` -> dtypes.int"""
+        if not (isinstance(low, int) and isinstance(high, int)):
+            raise TypeError(f"randint: low and high must be ints, got {low!r} and {high!r}")
+        if dtype is not None and not dtypes.is_int(to_dtype(dtype)):
+            raise TypeError(f"randint: dtype must be an integer dtype, got {to_dtype(dtype)}")
         if high <= low:
             raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
         return Tensor._random(
             Tensor._rng.integers(low, high, _argfix(*shape)).astype(np.int32), dtype, dtypes.int32, **kwargs
         )
+
+    def multinomial(self, num_samples: int = 1, replacement: bool = False) -> Tensor:
+        """Draw num_samples int32 indices per row of non-negative weights (1-D or 2-D), with or without replacement.
+
+        `Tensor([0.0, 1.0]).multinomial(3, replacement=True).tolist()` -> [1, 1, 1]"""
+        if not 1 <= self.ndim <= 2 or num_samples <= 0:
+            raise ArgumentError(f"multinomial: needs 1-D or 2-D weights and num_samples > 0, got {self.shape}")
+        if not replacement and num_samples > self.shape[-1]:
+            raise ArgumentError(f"multinomial: {num_samples} samples without replacement from {self.shape[-1]} weights")
+        weights = self._float().reshape(-1, self.shape[-1])
+        rows = weights.shape[0]
+        if replacement:  # inverse of the cumulative distribution at uniform samples
+            cdf = weights.cumsum(1) / weights.sum(1, keepdim=True)
+            u = Tensor.rand(rows, num_samples, 1, device=self.device)
+            picks = (u >= cdf.unsqueeze(1)).sum(2).minimum(self.shape[-1] - 1).cast(dtypes.int32)
+        else:  # Gumbel top-k: the largest log(w) + Gumbel noise are a draw without replacement
+            u = Tensor.rand(rows, self.shape[-1], device=self.device)
+            keys = weights.log() - (-(u.maximum(1e-20)).log()).log()
+            picks = keys.topk(num_samples, 1)[1]
+        return picks.reshape(num_samples) if self.ndim == 1 else picks
+
+    @staticmethod
+    def from_blob(ptr: int, shape: tuple[int, ...], **kwargs: Any) -> Tensor:
+        """A Tensor holding a copy of the host memory at address `ptr` (dtype and device as keyword arguments).
+        tinygrad maps the memory without copying; we copy, so the pointer need only be valid during the call."""
+        import ctypes
+
+        kind = to_dtype(kwargs.pop("dtype", dtypes.default_float))
+        count = _prod(shape)
+        raw = (ctypes.c_char * (count * kind.itemsize)).from_address(ptr)
+        storage = np.uint16 if kind == dtypes.bfloat16 else kind.np
+        array = np.frombuffer(raw, dtype=storage, count=count).reshape(shape).copy()
+        if kind == dtypes.bfloat16:
+            return Tensor(
+                LazyBuffer.from_numpy(array, kind, Device.canonicalize(kwargs.pop("device", None) or Device.DEFAULT)),
+                **kwargs,
+            )
+        return Tensor(array, dtype=kind, **kwargs)
 
     @staticmethod
     def uniform(*shape: Any, low: float = 0.0, high: float = 1.0, **kwargs: Any) -> Tensor:
@@ -475,7 +567,9 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
                 tensor.grad = Tensor(tensor.grad.lazydata.alu(Ops.ADD, g), device=tensor.device, requires_grad=False)
         return self
 
-    def gradient(self, *targets: Tensor, gradient: Tensor | None = None, materialize_grads: bool = False) -> list[Tensor]:
+    def gradient(
+        self, *targets: Tensor, gradient: Tensor | None = None, materialize_grads: bool = False
+    ) -> list[Tensor]:
         """d(self)/d(target) for each target in the graph behind self, leaving .grad untouched. A target reached only
         through ops without a gradient gets zeros; one not in the graph is an error, or zeros with materialize_grads.
 
@@ -551,7 +645,10 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     def flip(self, axis: Any, *args: int) -> Tensor:
         """Reverse along axes. `Tensor([1, 2, 3]).flip(0).tolist()` -> [3, 2, 1]"""
-        axes = tuple(sorted({self._axis(a) for a in _argfix(axis, *args)}))
+        given = [self._axis(a) for a in _argfix(axis, *args)]
+        if len(set(given)) != len(given):
+            raise ArgumentError(f"flip: dims {_argfix(axis, *args)} name a dim more than once (shape {self.shape})")
+        axes = tuple(sorted(given))
         return F.Flip.apply(self, axes=axes) if axes else self
 
     def shrink(self, arg: Sequence[tuple[int, int] | None]) -> Tensor:
@@ -567,7 +664,9 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
         `Tensor([1, 2]).pad((1, 1), "reflect").tolist()` -> [2, 1, 2, 1]"""
         if mode not in ("constant", "reflect", "replicate", "circular"):
-            raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+            raise NotImplementedError(
+                f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+            )
         if padding and not isinstance(padding[0], (tuple, list)) and padding[0] is not None:
             flat = list(padding)
             if len(flat) % 2 or len(flat) // 2 > self.ndim:
@@ -615,6 +714,18 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             pieces = [piece for piece in (left, x, right) if piece.shape[dim]]
             x = pieces[0].cat(*pieces[1:], dim=dim)
         return x
+
+    def shrink_to(self, shape: Any, *args: int | None) -> Tensor:
+        """Keep the first `n` of each dim (None keeps it all). `Tensor([1, 2, 3]).shrink_to(2).tolist()` -> [1, 2]"""
+        sizes = _argfix(shape, *args)
+        return self.shrink([None if n is None else (0, n) for n in sizes])
+
+    def pad_to(self, shape: Any, *args: int | None, value: float = 0.0) -> Tensor:
+        """Pad each dim at its end up to a size (None keeps it). `Tensor([1, 2]).pad_to(4).tolist()` -> [1, 2, 0, 0]"""
+        sizes = _argfix(shape, *args)
+        if len(sizes) != self.ndim:
+            raise ShapeError(f"pad_to: {len(sizes)} sizes for a tensor of shape {self.shape}")
+        return self.pad([(0, 0 if n is None else n - s) for s, n in zip(self.shape, sizes)], value=value)
 
     def transpose(self, dim0: int = 1, dim1: int = 0) -> Tensor:
         """Swap two dims. `Tensor.ones(2, 3).transpose().shape` -> (3, 2)"""
@@ -720,23 +831,9 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     # --- indexing ---
     def __getitem__(self, indices: Any) -> Tensor:
-        """numpy indexing: ints, slices with steps, None, Ellipsis, negative indices, and integer tensors."""
-        if not isinstance(indices, tuple):
-            indices = (indices,)
-        indices = tuple(
-            Tensor(i, device=self.device, dtype=dtypes.int32) if isinstance(i, (list, np.ndarray)) else i
-            for i in indices
-        )
-        if sum(1 for i in indices if i is Ellipsis) > 1:
-            raise IndexError("an index can only have a single ellipsis")
-        consuming = sum(1 for i in indices if i is not None and i is not Ellipsis)
-        if consuming > self.ndim:
-            raise IndexError(f"too many indices ({consuming}) for a tensor of shape {self.shape}")
-        if Ellipsis in [i if not isinstance(i, Tensor) else None for i in indices]:
-            at = [i if not isinstance(i, Tensor) else None for i in indices].index(Ellipsis)
-            indices = indices[:at] + (slice(None),) * (self.ndim - consuming) + indices[at + 1 :]
-        else:
-            indices = indices + (slice(None),) * (self.ndim - consuming)
+        """numpy indexing: ints, slices with steps, None, Ellipsis, negative indices, integer tensors or lists, and
+        boolean masks (which, as in PyTorch, read the mask's values to learn the result's shape)."""
+        indices = self._normalize_index(indices)
         x, dim = self, 0
         shape_out: list[tuple[str, Tensor | None]] = []
         bounds, flips, strides = [], [], []
@@ -771,8 +868,6 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
                 flips.append(False)
                 strides.append(1)
                 shape_out.append(("drop", None))
-            else:
-                raise IndexError(f"unsupported index {index!r} (use ints, slices, None, ..., or integer tensors)")
             dim += 1
         x = x.shrink(bounds).flip(tuple(i for i, f in enumerate(flips) if f))
         if any(s != 1 for s in strides):
@@ -796,6 +891,85 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if tensor_positions:
             x = x._gather_tensors(tensor_positions)
         return x
+
+    def __setitem__(self, indices: Any, value: TensorLike) -> None:
+        """t[idx] = value, writing into t's memory now (and into the tensor t is a view of), as in PyTorch and
+        tinygrad; value broadcasts to t[idx]'s shape. Duplicate integer indices: the last write wins.
+
+        `t = Tensor.zeros(3); t[1] = 7; t.tolist()` -> [0.0, 7.0, 0.0]"""
+        if self.lazydata.base.op is Ops.CONST:  # a constant has no memory: this tensor gets its own first
+            self.lazydata = self.lazydata.contiguous(force=True)
+            realize(self.lazydata)
+        parts = self._normalize_index(indices)
+        target = self[parts]
+        if not isinstance(value, Tensor):
+            value = Tensor(value, device=self.device, dtype=self.dtype)
+        value = value.to(self.device).cast(self.dtype)
+        try:
+            value = value.expand(target.shape) if value.shape != target.shape else value
+        except ShapeError:
+            raise ShapeError(
+                f"setitem: a value of shape {value.shape} can't fill t[...] of shape {target.shape}"
+            ) from None
+        if not any(isinstance(part, Tensor) for part in parts):
+            target.assign(value)  # a view of this tensor's memory: written through
+            return
+        # integer-tensor indices: scatter into the flat positions they pick
+        positions = Tensor.arange(self.numel(), device=self.device).reshape(self.shape)[parts].flatten()
+        updated = self.flatten().scatter(0, positions, value.flatten()).reshape(self.shape)
+        self.assign(updated.contiguous() if self.lazydata._base is not None else updated)
+        self.realize()
+
+    def _index_part(self, index: Any) -> Any:
+        """One part of an index as __getitem__ takes it: sequences and arrays become Tensors on this device."""
+        if isinstance(index, (list, tuple, np.ndarray)):
+            array = np.asarray(index)
+            if array.dtype == np.bool_:
+                return Tensor(array, device=self.device)
+            if array.size and array.dtype.kind not in "iu":
+                raise IndexError(f"index {index!r} holds {array.dtype} values; only integers and booleans index")
+            return Tensor(array.astype(np.int32), device=self.device)
+        if isinstance(index, Tensor) and index.device != self.device:
+            return index.to(self.device)
+        if isinstance(index, np.integer):
+            return int(index)
+        if isinstance(index, bool) or (isinstance(index, Tensor) and index.dtype == dtypes.bool and index.ndim == 0):
+            raise IndexError("a single True or False as an index is not supported; use where() or masked_select()")
+        if index is None or index is Ellipsis or isinstance(index, (int, slice, Tensor)):
+            return index
+        raise IndexError(f"unsupported index {index!r} (use ints, slices, None, ..., integer or boolean tensors)")
+
+    def _normalize_index(self, indices: Any) -> tuple[Any, ...]:
+        """A full index: one part per dim (ints, slices, integer Tensors) plus Nones, with the Ellipsis expanded and
+        boolean masks replaced by the integer positions of their True values (read from the device)."""
+        parts = tuple(self._index_part(i) for i in (indices if isinstance(indices, tuple) else (indices,)))
+        if sum(1 for i in parts if i is Ellipsis) > 1:
+            raise IndexError("an index can only have a single ellipsis")
+
+        def width(part: Any) -> int:
+            if isinstance(part, Tensor) and part.dtype == dtypes.bool:
+                return part.ndim  # a mask indexes as many dims as it has
+            return 0 if part is None or part is Ellipsis else 1
+
+        consuming = sum(width(i) for i in parts)
+        if consuming > self.ndim:
+            raise IndexError(f"too many indices ({consuming} dims) for a tensor of shape {self.shape}")
+        at = next((k for k, i in enumerate(parts) if i is Ellipsis), len(parts))
+        parts = parts[:at] + (slice(None),) * (self.ndim - consuming) + parts[at + 1 :]
+        out: list[Any] = []
+        dim = 0
+        for part in parts:
+            if isinstance(part, Tensor) and part.dtype == dtypes.bool:
+                covered = self.shape[dim : dim + part.ndim]
+                if part.shape != covered:
+                    raise IndexError(
+                        f"boolean index of shape {part.shape} does not match dims {covered} of {self.shape}"
+                    )
+                out.extend(Tensor(p.astype(np.int32), device=self.device) for p in np.nonzero(part.numpy()))
+            else:
+                out.append(part)
+            dim += width(part)
+        return tuple(out)
 
     def _stride(self, strides: list[int]) -> Tensor:
         """Every strides[d]-th element along each dim d (the tensor already starts at the first one)."""
@@ -837,7 +1011,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             )
             remaining = len(dims) - k - 1
             onehot = onehot.reshape(batch + (size,) + (1,) * (remaining + len(rest)))
-            x = (x * onehot.cast(x.dtype)).sum(len(batch), dtype=x.dtype)
+            x = onehot.where(x, 0).sum(len(batch), dtype=x.dtype)  # select, not multiply: inf and nan stay exact
         # x is now batch + rest dims; numpy puts batch dims at the first index's place when the indexed dims are
         # adjacent
         if dims == list(range(dims[0], dims[0] + len(dims))):
@@ -937,7 +1111,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if rounding_mode == "floor":
             return a._floordiv(b)
         if rounding_mode is not None:
-            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+            raise ArgumentError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
         return F.Div.apply(a._float(), b._float())
 
     def idiv(self, x: TensorLike, reverse: bool = False) -> Tensor:
@@ -1150,48 +1324,77 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         """Clamp into [min_, max_]. `Tensor([-1, 5]).clip(0, 3).tolist()` -> [0, 3]"""
         if min_ is None and max_ is None:
             raise ValueError("clip needs at least one of min_ or max_")
+        # selects, not maximum/minimum: the gradient is 1 at the bounds themselves, PyTorch's rule; a NaN stays NaN
+        # and, as in PyTorch, passes no gradient
+        inside = self.isnan().where(self.detach(), self)
         x = self
         if min_ is not None:
-            x = x.maximum(min_)
+            x = x.lt(min_).where(min_, inside)
         if max_ is not None:
-            x = x.minimum(max_)
+            x = x.gt(max_).where(max_, x if min_ is not None else inside)
         return x
 
     clamp = clip
 
     def pow(self, x: TensorLike, reverse: bool = False) -> Tensor:
-        """`(Tensor([2.0]) ** 3).tolist()` -> [8.0]"""
-        if (
-            not reverse
-            and isinstance(x, (int, float))
-            and not isinstance(x, bool)
-            and float(x).is_integer()
-            and abs(x) <= 16
-        ):
+        """self ** x; integer tensors to integer powers stay integers (exact), as in PyTorch and tinygrad.
+
+        `(Tensor([2.0]) ** 3).tolist()` -> [8.0]"""
+        scalar_int = isinstance(x, int) and not isinstance(x, bool)
+        if not reverse and scalar_int and not dtypes.is_float(self.dtype) and self.dtype != dtypes.bool:
+            if x < 0:
+                raise ArgumentError(f"pow: integers to negative integer powers are not allowed ({self.dtype} ** {x})")
+            return self._int_pow_scalar(x)
+        if not reverse and (scalar_int or isinstance(x, float)) and float(x).is_integer() and abs(x) <= 16:
             if x == 0:
                 return F.NoGrad.apply(self, result=self.lazydata.const_like(1))
+            # repeated products: exact, and their gradient is right at 0 too
             base = self if x > 0 else self.reciprocal()
             result = base
             for _ in range(int(abs(x)) - 1):
                 result = result * base
             return result
         base, exponent = self._broadcasted(x, reverse, "pow")
+        if base.dtype == dtypes.bool:
+            base, exponent = base.cast(dtypes.int32), exponent.cast(dtypes.int32)
         if not dtypes.is_float(base.dtype):
-            base, exponent = base._float(), exponent._float()
-        magnitude = (exponent * base.abs().log()).exp()
-        odd_integer = exponent.trunc().eq(exponent) & (exponent.abs() % 2).eq(1)
-        integer = exponent.trunc().eq(exponent)
-        negative = base.lt(0)
-        signed = (negative & odd_integer).where(-magnitude, magnitude)
-        signed = (negative & integer.logical_not()).where(float("nan"), signed)
-        return exponent.eq(0).where(1.0, signed)
+            return base._int_pow(exponent)
+        return F.Pow.apply(base, exponent)
+
+    def _int_pow_scalar(self, n: int) -> Tensor:
+        """self ** n for an integer tensor and a non-negative Python int, by squaring (wraps like C)."""
+        result, square = self.ones_like(), self
+        while n:
+            if n & 1:
+                result = result * square
+            n >>= 1
+            if n:
+                square = square * square
+        return result
+
+    def _int_pow(self, exponent: Tensor) -> Tensor:
+        """self ** exponent for integer tensors of one shape, by squaring over every bit the dtype has. A negative
+        exponent gives what integer division of 1 by the power gives: 1 or -1 for bases 1 and -1, else 0."""
+        magnitude = exponent.abs()
+        result, square = self.ones_like(), self
+        for _ in range(exponent.dtype.itemsize * 8 - (0 if dtypes.is_unsigned(exponent.dtype) else 1)):
+            result = (magnitude & 1).ne(0).where(result * square, result)
+            square, magnitude = square * square, magnitude >> 1
+        if dtypes.is_unsigned(exponent.dtype):
+            return result
+        odd = (exponent & 1).ne(0)
+        unit = self.eq(1).where(1, self.eq(-1).where(odd.where(-1, 1), 0)).cast(self.dtype)
+        return exponent.lt(0).where(unit, result)
 
     # --- reductions ---
     def _reduce_axes(self, axis: int | Sequence[int] | None) -> tuple[int, ...]:
         if axis is None:
             return tuple(range(self.ndim))
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
-        return tuple(sorted({self._axis(a) for a in axes}))
+        resolved = [self._axis(a) for a in axes]
+        if len(set(resolved)) != len(resolved):
+            raise ArgumentError(f"axis {axes} names a dim more than once (tensor of shape {self.shape})")
+        return tuple(sorted(resolved)) if self.ndim else ()  # a 0-d tensor takes axis 0 or -1, as in PyTorch
 
     def _reduce(self, fn: type[F.Function], axis: int | Sequence[int] | None, keepdim: bool) -> Tensor:
         axes = self._reduce_axes(axis)
@@ -1208,7 +1411,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         dtype: DType | None = None,
     ) -> Tensor:
         """`Tensor([[1, 2], [3, 4]]).sum(axis=1).tolist()` -> [3, 7]"""
-        kind = dtype or acc_dtype
+        kind = to_dtype(dtype) if dtype is not None else to_dtype(acc_dtype) if acc_dtype is not None else None
         if kind is None:
             if self.dtype == dtypes.bool or (dtypes.is_int(self.dtype) and self.dtype.itemsize < 4):
                 kind = dtypes.uint32 if dtypes.is_unsigned(self.dtype) else dtypes.int32
@@ -1220,8 +1423,6 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     def max(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """`Tensor([[1, 5], [7, 2]]).max(axis=0).tolist()` -> [7, 5]"""
-        if self.numel() == 0 and any(self.shape[a] == 0 for a in self._reduce_axes(axis)):
-            raise ValueError(f"max of an empty dim (shape {self.shape}) has no identity")
         if self.dtype == dtypes.bool:
             return self.cast(dtypes.uint8).max(axis, keepdim).cast(dtypes.bool)
         return self._reduce(F.Max, axis, keepdim)
@@ -1233,6 +1434,8 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if dtypes.is_unsigned(self.dtype):
             top = dtypes.max(self.dtype)
             return top - (top - self).max(axis, keepdim)
+        if dtypes.is_int(self.dtype):
+            return ~((~self).max(axis, keepdim))  # ~x = -x - 1 reverses the order without overflowing at the minimum
         return -((-self).max(axis, keepdim))
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
@@ -1261,7 +1464,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         self, axis: int | Sequence[int] | None = None, keepdim: bool = False, dtype: DType | None = None
     ) -> Tensor:
         """Product of elements. `Tensor([2, 3, 4]).prod().item()` -> 24"""
-        x = self.cast(dtype) if dtype is not None else self
+        x = self.cast(to_dtype(dtype)) if dtype is not None else self
         if dtype is None and (x.dtype == dtypes.bool or (dtypes.is_int(x.dtype) and x.dtype.itemsize < 4)):
             x = x.cast(dtypes.uint32 if dtypes.is_unsigned(x.dtype) else dtypes.int32)
         axes = self._reduce_axes(axis)
@@ -1301,10 +1504,12 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             return self.logical_not().argmax(axis, keepdim)
         if dtypes.is_unsigned(self.dtype):
             return (dtypes.max(self.dtype) - self).argmax(axis, keepdim)
+        if dtypes.is_int(self.dtype):
+            return (~self).argmax(axis, keepdim)
         return (-self).argmax(axis, keepdim)
 
     def any(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return self.bool().max(axis, keepdim) if self.numel() else Tensor.full((), False, device=self.device)
+        return self.bool().max(axis, keepdim)
 
     def all(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return self.logical_not().any(axis, keepdim).logical_not()
@@ -1331,6 +1536,25 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     def matmul(self, x: Tensor, reverse: bool = False) -> Tensor:
         return x.dot(self) if reverse else self.dot(x)
+
+    def newton_schulz(self, steps: int, params: tuple[float, ...], eps: float = 1e-7) -> Tensor:
+        """Orthogonalize the last two dims by `steps` Newton-Schulz iterations of the odd polynomial with coefficients
+        `params`: X <- sum_i params[i] * (X X^T)^i X, starting from X / ||X|| (Muon's inner loop; tinygrad's name).
+
+        `Tensor.eye(2).newton_schulz(5, (2.0, -1.5, 0.5)).shape` -> (2, 2)"""
+        if self.ndim < 2:
+            raise ShapeError(f"newton_schulz: needs at least 2 dims, got shape {self.shape}")
+        if self.shape[-2] > self.shape[-1]:
+            return self.transpose(-2, -1).newton_schulz(steps, params, eps).transpose(-2, -1)
+        x = self / (self.square().sum(axis=(-2, -1), keepdim=True).sqrt() + eps)
+        for _ in range(steps):
+            gram = x @ x.transpose(-2, -1)
+            term, total = x, x * params[0]
+            for coefficient in params[1:]:
+                term = gram @ term
+                total = total + term * coefficient
+            x = total
+        return x
 
     # --- activations ---
     def relu6(self) -> Tensor:
@@ -1642,9 +1866,13 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         """Windows of `size` every `step` along dim, as a new last dim. `Tensor([1, 2, 3]).unfold(0, 2, 1).tolist()`
         -> [[1, 2], [2, 3]]"""
         dim = self._axis(dim)
-        if not 0 < size <= self.shape[dim] or step <= 0:
+        if not 0 <= size <= self.shape[dim] or step <= 0:
             raise ShapeError(f"unfold: size {size} and step {step} don't fit dim {dim} of shape {self.shape}")
-        return self.transpose(dim, -1)._pool((size,), (step,), (1,)).transpose(dim, -2)
+        x = self.transpose(dim, -1)
+        if size == 0:  # (n // step + 1) empty windows, as PyTorch counts them
+            empty = x.shrink([None] * (x.ndim - 1) + [(0, 0)]).unsqueeze(-2)
+            return empty.expand(x.shape[:-1] + (self.shape[dim] // step + 1, 0)).transpose(dim, -2)
+        return x._pool((size,), (step,), (1,)).transpose(dim, -2)
 
     def conv2d(
         self,
@@ -1871,15 +2099,21 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if len(size) > self.ndim:
             raise ShapeError(f"interpolate: size {tuple(size)} has more dims than the input {self.shape}")
         x = self._float() if mode == "linear" else self
-        for axis, n_out in zip(range(self.ndim - len(size), self.ndim), size):
+        # the last dim first, as PyTorch's integer kernels go (rounding after each pass makes the order matter)
+        for axis, n_out in reversed(list(zip(range(self.ndim - len(size), self.ndim), size))):
             n_in = x.shape[axis]
             if n_in == n_out:  # every mode maps a same-size axis onto itself
                 continue
             # each output position is a fixed blend of input positions: one (n_out, n_in) matrix per dim
             matrix = Tensor(_interpolation_matrix(n_in, n_out, mode, align_corners), device=x.device)
             moved = x.transpose(axis, -1).unsqueeze(-2)
-            x = (moved * matrix.cast(x.dtype)).sum(-1, dtype=x.dtype).transpose(axis, -1)
-        return x
+            # nearest modes select (inf and nan stay exact); linear blends
+            blend = moved * matrix.cast(x.dtype) if mode == "linear" else matrix.cast(dtypes.bool).where(moved, 0)
+            x = blend.sum(-1, dtype=x.dtype).transpose(axis, -1)
+            if x.dtype != self.dtype:  # linear over integers: each pass rounds half up, as PyTorch's uint8 kernels do
+                low, high = dtypes.min(self.dtype), dtypes.max(self.dtype)
+                x = (x + 0.5).floor().clip(low, high).cast(self.dtype)._float()
+        return x.cast(self.dtype)
 
     # --- normalization, dropout, attention ---
     def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Tensor:
@@ -1925,8 +2159,10 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         attn_mask: Tensor | None = None,
         dropout_p: float = 0.0,
         is_causal: bool = False,
+        enable_gqa: bool = False,
     ) -> Tensor:
-        """softmax(q @ k^T / sqrt(d) + mask) @ v; a bool mask keeps where True.
+        """softmax(q @ k^T / sqrt(d) + mask) @ v; a bool mask keeps where True. enable_gqa: key and value may have
+        fewer heads (dim -3) than the query, each shared by a group of query heads (grouped-query attention).
 
         `q, k, v = Tensor.ones(1, 2, 4), Tensor.ones(1, 3, 4), Tensor.ones(1, 3, 5)`
         `q.scaled_dot_product_attention(k, v).shape` -> (1, 2, 5)"""
@@ -1934,10 +2170,17 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             raise ShapeError(
                 f"scaled_dot_product_attention: query {self.shape}, key {key.shape} and value {value.shape} don't fit"
             )
+        if enable_gqa and key.ndim >= 3 and self.ndim >= 3 and key.shape[-3] != self.shape[-3]:
+            if self.shape[-3] % key.shape[-3]:
+                raise ShapeError(
+                    f"scaled_dot_product_attention: {self.shape[-3]} query heads can't share {key.shape[-3]} key heads"
+                )
+            group = self.shape[-3] // key.shape[-3]
+            key, value = key.repeat_interleave(group, dim=-3), value.repeat_interleave(group, dim=-3)
         scores = self.matmul(key.transpose(-2, -1)) * (1 / math.sqrt(self.shape[-1]))
         if is_causal:
             if attn_mask is not None:
-                raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal, not both")
+                raise ArgumentError("scaled_dot_product_attention: pass either attn_mask or is_causal, not both")
             attn_mask = Tensor.ones(scores.shape[-2:], dtype=dtypes.bool, device=self.device).tril()
         if attn_mask is not None:
             scores = attn_mask.where(scores, -math.inf) if attn_mask.dtype == dtypes.bool else scores + attn_mask
@@ -1985,7 +2228,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         x = x.unsqueeze(-1).transpose(-1, dim)
         kind = dtypes.uint8 if x.dtype == dtypes.bool else x.dtype
         onehot = index.unsqueeze(-1).eq(Tensor.arange(size, device=self.device))
-        return (x.cast(kind) * onehot.cast(kind)).sum(-1, dtype=kind).cast(self.dtype)
+        return onehot.where(x.cast(kind), 0).sum(-1, dtype=kind).cast(self.dtype)
 
     def _pre_scatter(self, dim: int, index: Tensor, src: TensorLike, op: str) -> tuple[int, Tensor, Tensor]:
         """dim, src values (index.shape + (1,)) and the one-hot target mask (index.shape + (self.shape[dim],))."""
@@ -2010,13 +2253,17 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def scatter(self, dim: int, index: Tensor, src: TensorLike, reduce: str | None = None) -> Tensor:
         """Write src into a copy of self at index along dim (reduce None, "add" or "multiply"); the last duplicate
         wins. `Tensor([0, 0, 0]).scatter(0, Tensor([2]), Tensor([7])).tolist()` -> [0, 0, 7]"""
+        if reduce is not None and isinstance(src, Tensor):
+            raise TypeError(
+                "scatter: reduce= takes a scalar src (tinygrad's rule); for a tensor src use scatter_reduce"
+            )
         dim, src, mask = self._pre_scatter(dim, index, src, "scatter")
         if reduce == "add":
             return self + self._post_scatter(dim, mask.where(src, 0).sum(dim, keepdim=True, dtype=self.dtype), 0)
         if reduce == "multiply":
             return self * self._post_scatter(dim, mask.where(src, 1).prod(dim, keepdim=True, dtype=self.dtype), 1)
         if reduce is not None:
-            raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
+            raise TypeError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
         position = Tensor.arange(index.shape[dim], device=self.device).reshape(
             (1,) * dim + (index.shape[dim],) + (1,) * (index.ndim - dim)
         )
@@ -2553,6 +2800,86 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     def __abs__(self) -> Tensor:
         return self.abs()
+
+    # --- in-place operators: compute, then write into this tensor's memory (assign), as tinygrad does ---
+    def __iadd__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.add(x))
+
+    def __isub__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.sub(x))
+
+    def __imul__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.mul(x))
+
+    def __itruediv__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.div(x))
+
+    def __ifloordiv__(self, x: TensorLike) -> Tensor:
+        return self.assign(self // x)
+
+    def __imod__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.mod(x))
+
+    def __ipow__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.pow(x))
+
+    def __imatmul__(self, x: Tensor) -> Tensor:
+        return self.assign(self.matmul(x))
+
+    def __iand__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.bitwise_and(x))
+
+    def __ior__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.bitwise_or(x))
+
+    def __ixor__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.bitwise_xor(x))
+
+    def __ilshift__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.lshift(x))
+
+    def __irshift__(self, x: TensorLike) -> Tensor:
+        return self.assign(self.rshift(x))
+
+
+def _write_through(view: LazyBuffer, value: Tensor) -> None:
+    """Write `value` (shaped like `view`) into the memory of view's base, now, where the view shows it."""
+    base = view.base
+    if not base.realized:
+        realize(base)
+    (st,) = view.st.views if len(view.st.views) == 1 else (None,)
+    if st is None or st.mask is not None:
+        raise ArgumentError(
+            f"assign: can't write through a view of shape {view.shape} that is padded or reshaped across a "
+            "permutation; make it contiguous() first"
+        )
+    placed, inside = _place(value, st, base.size), _place(Tensor.ones(view.shape, dtype=dtypes.bool), st, base.size)
+    old = Tensor(base, device=view.device)
+    new = inside.to(view.device).reshape(base.shape).where(placed.reshape(base.shape), old)
+    realize(base.assign(new.lazydata))
+
+
+def _place(x: Tensor, view: View, size: int) -> Tensor:
+    """The flat tensor of `size` elements that `view` reads as x (zeros where it reads nothing): the inverse of a
+    strided view, built from pads and reshapes. Views that read one element twice (expand) have no inverse."""
+    dims = [(n, st) for n, st in zip(view.shape, view.strides) if n != 1]
+    x = x.reshape([n for n, _ in dims])
+    offset = view.offset
+    for axis, (n, st) in enumerate(dims):
+        if st == 0:
+            raise ArgumentError(f"assign: a broadcast view of shape {view.shape} names one element several times")
+        if st < 0:
+            x, offset, dims[axis] = x.flip(axis), offset + (n - 1) * st, (n, -st)
+    order = sorted(range(len(dims)), key=lambda axis: -dims[axis][1])
+    x = x.permute(order).unsqueeze(-1)
+    span = 1  # elements covered by one block of the dims placed so far
+    for n, st in reversed([dims[axis] for axis in order]):
+        if st < span:
+            raise ArgumentError(f"assign: the view of shape {view.shape} names some elements several times")
+        x = x.pad([(0, 0)] * (x.ndim - 1) + [(0, st - span)]).flatten(-2)
+        span = (n - 1) * st + span
+        x = x.shrink([None] * (x.ndim - 1) + [(0, span)])
+    return x.reshape(span).pad(((offset, size - offset - span),))
 
 
 def _from_host(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
