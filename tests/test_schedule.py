@@ -177,12 +177,14 @@ def _apply(kind, a, b):
 def test_random_assign_graphs_match_numpy():
     """Hypothesis: any pattern of ASSIGNs realized together gives what evaluating them in program order gives. The
     scheduler is device-independent; the CPU backend runs each new graph without compiling anything."""
-    from hypothesis import given, settings
+    from hypothesis import example, given, settings
 
     device = "CPU"
 
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(_assign_graphs())
+    @example([[(0, ("add", 0, 0, False, False)), (0, ("add", 0, 0, False, True))]])  # reads old and new at once
+    @example([[(0, ("mul", 1, 0, True, True)), (1, ("sub_sum", 0, 1, True, True))]])  # updates read each other
     def check(rounds):
         start = [np.arange(4, dtype=np.float32) + 10 * i for i in range(3)]
         tensors = [Tensor(v, device=device).contiguous().realize() for v in start]

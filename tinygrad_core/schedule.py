@@ -159,11 +159,21 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
 
 
 def _value_into_own_buffer(assign: LazyBuffer, bases: list[LazyBuffer], realized: set[LazyBuffer]) -> None:
-    """Rules 3 and 6: the ASSIGN's value becomes a kernel of its own; the ASSIGN copies its buffer into the target."""
+    """Rules 3 and 6: the ASSIGN's value becomes a kernel of its own and the ASSIGN copies it into the target. The
+    other kernels of this schedule that read the ASSIGN read that copy instead, so a kernel may read a buffer's old
+    contents and its new ones (the copy) at once."""
     # NOTE: a new CONTIGUOUS node, not the value's base: that base may be the target itself
     (value,) = assign.srcs
     copy = LazyBuffer(value.device, ShapeTracker.from_shape(value.shape), value.dtype, Ops.CONTIGUOUS, (value,))
     assign.srcs = (copy,)
+    for base in bases:
+        if base is not assign and any(src.base is assign for src in base.srcs):
+            base.srcs = tuple(
+                (copy if src is assign else LazyBuffer(src.device, src.st, src.dtype, base=copy))
+                if src.base is assign
+                else src
+                for src in base.srcs
+            )
     bases.insert(bases.index(assign), copy)
     realized.add(copy)
 
