@@ -1,6 +1,10 @@
 """One Function per differentiable primitive: forward() and backward() side by side, over LazyBuffers.
 
-backward() receives the gradient of the output and returns one gradient per input (None where none is needed).
+backward(grad, inputs, output) receives the gradient of the output, the inputs and the output (as they were when
+the op ran) and returns one gradient per input (None where none is needed). The rules are written against the
+LazyBuffer interface only (alu, r, const_like, cast, movement): the first-order pass hands them LazyBuffers and
+builds no autodiff graph; with create_graph (Tensor.gradient's default) it hands them Tensors behind the same
+interface, so the gradient is itself differentiable (tensor.py's _Recorded).
 Non-differentiable primitives (comparisons, bit ops, IDIV, MOD) go through NoGrad: they record their inputs, so
 a gradient can tell "reached through zero-gradient ops" (zeros) from "not in this graph" (an error).
 
@@ -26,7 +30,8 @@ from tinygrad_core.ops import Ops
 if TYPE_CHECKING:
     from tinygrad_core.tensor import Tensor
 
-Grad = LazyBuffer | None
+Value = Any  # a LazyBuffer, or a Tensor behind the LazyBuffer interface (see the module docstring)
+Grad = Value | None
 
 
 # --- grad mode: process-wide defaults, overridden per thread by the context managers ---
@@ -87,11 +92,14 @@ class Function:
         self.needs_input_grad = [_takes_part(t, asked) for t in tensors]
         self.requires_grad = any(self.needs_input_grad)
         self.parents: tuple[Tensor, ...] = tensors
+        # set when the context is recorded: the inputs and output as LazyBuffers, as they were when the op ran
+        self.inputs: tuple[LazyBuffer, ...] = ()
+        self.output: LazyBuffer | None = None
 
     def forward(self, *args: Any, **kwargs: Any) -> LazyBuffer:
         raise NotImplementedError(f"forward not implemented for {type(self).__name__}")
 
-    def backward(self, grad_output: LazyBuffer) -> Grad | tuple[Grad, ...]:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad | tuple[Grad, ...]:
         raise RuntimeError(f"backward not implemented for {type(self).__name__}")
 
     @classmethod
@@ -100,11 +108,13 @@ class Function:
 
         ctx = cls(xs[0].device, *xs)
         record = ctx.requires_grad and not GradMode.no_grad()
-        lazy = ctx.forward(*(x.lazydata for x in xs), **kwargs)
+        inputs = tuple(x.lazydata for x in xs)
+        lazy = ctx.forward(*inputs, **kwargs)
         requires_grad = True if record else False if all(x.requires_grad is False for x in xs) else None
         out = Tensor(lazy, device=lazy.device, requires_grad=requires_grad)
         if record:
             out._ctx = ctx
+            ctx.inputs, ctx.output = inputs, lazy
         return out
 
 
@@ -116,7 +126,7 @@ class NoGrad(Function):
         self.count = len(xs)
         return result
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, ...]:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, ...]:
         return (None,) * self.count
 
 
@@ -125,7 +135,7 @@ class Contiguous(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
         return x.contiguous(force=True)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad
 
 
@@ -133,7 +143,7 @@ class ContiguousBackward(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
         return x
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad.contiguous(force=True)
 
 
@@ -142,7 +152,7 @@ class Cast(Function):
         self.input_dtype, self.bitcast = x.dtype, bitcast
         return x.cast(dtype, bitcast)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         if self.bitcast:
             raise RuntimeError("bitcast has no gradient")
         if not (dtypes.is_float(self.input_dtype) and dtypes.is_float(grad.dtype)):
@@ -154,77 +164,72 @@ class Neg(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
         return x.alu(Ops.NEG)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad.alu(Ops.NEG)
 
 
 class Reciprocal(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
-        self.ret = x.alu(Ops.RECIP)
-        return self.ret
+        return x.alu(Ops.RECIP)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
-        return grad.alu(Ops.NEG).alu(Ops.MUL, self.ret).alu(Ops.MUL, self.ret)
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        return grad.alu(Ops.NEG).alu(Ops.MUL, output).alu(Ops.MUL, output)
 
 
 class Sin(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
-        self.x = x
         return x.alu(Ops.SIN)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        (x,) = inputs
         # cos(x) = sin(pi/2 - x)
-        cos = self.x.const_like(math.pi / 2).alu(Ops.ADD, self.x.alu(Ops.NEG)).alu(Ops.SIN)
+        cos = x.const_like(math.pi / 2).alu(Ops.ADD, x.alu(Ops.NEG)).alu(Ops.SIN)
         return cos.alu(Ops.MUL, grad)
 
 
 class Relu(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
-        self.ret = x.alu(Ops.MAX, x.const_like(0))
-        return self.ret
+        return x.alu(Ops.MAX, x.const_like(0))
 
-    def backward(self, grad: LazyBuffer) -> Grad:
-        positive = self.ret.const_like(0).alu(Ops.CMPLT, self.ret)
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        positive = output.const_like(0).alu(Ops.CMPLT, output)
         return positive.alu(Ops.WHERE, grad, grad.const_like(0))
 
 
 class Log(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
-        self.x = x
         return x.alu(Ops.LOG2).alu(Ops.MUL, x.const_like(math.log(2)))
 
-    def backward(self, grad: LazyBuffer) -> Grad:
-        return grad.alu(Ops.MUL, self.x.alu(Ops.RECIP))
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        (x,) = inputs
+        return grad.alu(Ops.MUL, x.alu(Ops.RECIP))
 
 
 class Exp(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
-        self.ret = x.alu(Ops.MUL, x.const_like(1 / math.log(2))).alu(Ops.EXP2)
-        return self.ret
+        return x.alu(Ops.MUL, x.const_like(1 / math.log(2))).alu(Ops.EXP2)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
-        return self.ret.alu(Ops.MUL, grad)
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        return output.alu(Ops.MUL, grad)
 
 
 class Sqrt(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
-        self.ret = x.alu(Ops.SQRT)
-        return self.ret
+        return x.alu(Ops.SQRT)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
-        return grad.alu(Ops.MUL, self.ret.alu(Ops.MUL, self.ret.const_like(2)).alu(Ops.RECIP))
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        return grad.alu(Ops.MUL, output.alu(Ops.MUL, output.const_like(2)).alu(Ops.RECIP))
 
 
 class Sigmoid(Function):
     def forward(self, x: LazyBuffer) -> LazyBuffer:
         # 1 / (1 + 2^(-x * log2(e)))
         exp = x.alu(Ops.MUL, x.const_like(-1 / math.log(2))).alu(Ops.EXP2)
-        self.ret = exp.alu(Ops.ADD, x.const_like(1)).alu(Ops.RECIP)
-        return self.ret
+        return exp.alu(Ops.ADD, x.const_like(1)).alu(Ops.RECIP)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
-        one_minus = self.ret.const_like(1).alu(Ops.ADD, self.ret.alu(Ops.NEG))
-        return self.ret.alu(Ops.MUL, one_minus).alu(Ops.MUL, grad)
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        one_minus = output.const_like(1).alu(Ops.ADD, output.alu(Ops.NEG))
+        return output.alu(Ops.MUL, one_minus).alu(Ops.MUL, grad)
 
 
 # --- binary ---
@@ -232,7 +237,7 @@ class Add(Function):
     def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
         return x.alu(Ops.ADD, y)
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, Grad]:
         return grad if self.needs_input_grad[0] else None, grad if self.needs_input_grad[1] else None
 
 
@@ -240,46 +245,45 @@ class Sub(Function):
     def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
         return x.alu(Ops.ADD, y.alu(Ops.NEG))
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, Grad]:
         return grad if self.needs_input_grad[0] else None, grad.alu(Ops.NEG) if self.needs_input_grad[1] else None
 
 
 class Mul(Function):
     def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
-        self.x, self.y = x, y
         return x.alu(Ops.MUL, y)
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, Grad]:
+        x, y = inputs
         return (
-            self.y.alu(Ops.MUL, grad) if self.needs_input_grad[0] else None,
-            self.x.alu(Ops.MUL, grad) if self.needs_input_grad[1] else None,
+            y.alu(Ops.MUL, grad) if self.needs_input_grad[0] else None,
+            x.alu(Ops.MUL, grad) if self.needs_input_grad[1] else None,
         )
 
 
 class Div(Function):
     def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
-        self.x, self.y = x, y
         return x.alu(Ops.MUL, y.alu(Ops.RECIP))
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
-        grad_x = grad.alu(Ops.MUL, self.y.alu(Ops.RECIP)) if self.needs_input_grad[0] else None
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, Grad]:
+        x, y = inputs
+        grad_x = grad.alu(Ops.MUL, y.alu(Ops.RECIP)) if self.needs_input_grad[0] else None
         grad_y = None
         if self.needs_input_grad[1]:
-            y_squared = self.y.alu(Ops.MUL, self.y)
-            grad_y = grad.alu(Ops.NEG).alu(Ops.MUL, self.x).alu(Ops.MUL, y_squared.alu(Ops.RECIP))
+            y_squared = y.alu(Ops.MUL, y)
+            grad_y = grad.alu(Ops.NEG).alu(Ops.MUL, x).alu(Ops.MUL, y_squared.alu(Ops.RECIP))
         return grad_x, grad_y
 
 
 class Maximum(Function):
     def forward(self, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
-        self.x, self.y = x, y
-        self.ret = x.alu(Ops.MAX, y)
-        return self.ret
+        return x.alu(Ops.MAX, y)
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, Grad]:
+        x, y = inputs
         # ties split the gradient evenly, like PyTorch
-        x_wins = self.x.alu(Ops.CMPNE, self.ret).alu(Ops.NEG).cast(grad.dtype)
-        y_wins = self.y.alu(Ops.CMPNE, self.ret).alu(Ops.NEG).cast(grad.dtype)
+        x_wins = x.alu(Ops.CMPNE, output).alu(Ops.NEG).cast(grad.dtype)
+        y_wins = y.alu(Ops.CMPNE, output).alu(Ops.NEG).cast(grad.dtype)
         share = x_wins.alu(Ops.ADD, y_wins).alu(Ops.RECIP).alu(Ops.MUL, grad)
         return (
             x_wins.alu(Ops.MUL, share) if self.needs_input_grad[0] else None,
@@ -289,15 +293,15 @@ class Maximum(Function):
 
 class Where(Function):
     def forward(self, cond: LazyBuffer, x: LazyBuffer, y: LazyBuffer) -> LazyBuffer:
-        self.cond = cond
         return cond.alu(Ops.WHERE, x, y)
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad, Grad]:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, Grad, Grad]:
+        cond = inputs[0]
         zero = grad.const_like(0)
         return (
             None,
-            self.cond.alu(Ops.WHERE, grad, zero) if self.needs_input_grad[1] else None,
-            self.cond.alu(Ops.WHERE, zero, grad) if self.needs_input_grad[2] else None,
+            cond.alu(Ops.WHERE, grad, zero) if self.needs_input_grad[1] else None,
+            cond.alu(Ops.WHERE, zero, grad) if self.needs_input_grad[2] else None,
         )
 
 
@@ -306,32 +310,30 @@ class Pow(Function):
     d/dexponent is 0 where the base is 0 and the exponent non-negative (0 ** y), nan for negative bases."""
 
     def forward(self, base: LazyBuffer, exponent: LazyBuffer) -> LazyBuffer:
-        self.base, self.exponent = base, exponent
-        self.ret = power(base, exponent)
-        return self.ret
+        return power(base, exponent)
 
-    def backward(self, grad: LazyBuffer) -> tuple[Grad, Grad]:
-        base, exponent = self.base, self.exponent
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> tuple[Grad, Grad]:
+        base, exponent = inputs
         grad_base = grad_exponent = None
         if self.needs_input_grad[0]:
             slope = exponent.alu(Ops.MUL, power(base, exponent.alu(Ops.ADD, exponent.const_like(-1))))
             grad_base = _equal(exponent, 0).alu(Ops.WHERE, grad.const_like(0), slope.alu(Ops.MUL, grad))
         if self.needs_input_grad[1]:
             zero_base = _equal(base, 0).alu(Ops.AND, exponent.alu(Ops.CMPLT, exponent.const_like(0)).alu(Ops.NEG))
-            slope = self.ret.alu(Ops.MUL, _log(base))
+            slope = output.alu(Ops.MUL, _log(base))
             grad_exponent = zero_base.alu(Ops.WHERE, grad.const_like(0), slope.alu(Ops.MUL, grad))
         return grad_base, grad_exponent
 
 
-def _log(x: LazyBuffer) -> LazyBuffer:
+def _log(x: Value) -> Value:
     return x.alu(Ops.LOG2).alu(Ops.MUL, x.const_like(math.log(2)))
 
 
-def _equal(x: LazyBuffer, value: float) -> LazyBuffer:
+def _equal(x: Value, value: float) -> Value:
     return x.alu(Ops.CMPNE, x.const_like(value)).alu(Ops.NEG)
 
 
-def power(base: LazyBuffer, exponent: LazyBuffer) -> LazyBuffer:
+def power(base: Value, exponent: Value) -> Value:
     """base ** exponent for floats of one shape: exp(exponent * log|base|), then the sign for negative bases (odd
     integer exponents flip it, non-integer ones give nan) and 1 wherever the exponent is 0 (0 ** 0 included)."""
     magnitude = base.alu(Ops.MAX, base.alu(Ops.NEG))
@@ -352,20 +354,21 @@ class Sum(Function):
         self.input_shape = x.shape
         return x.r(Ops.SUM, axis)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad.expand(self.input_shape)
 
 
 class Max(Function):
     def forward(self, x: LazyBuffer, axis: tuple[int, ...]) -> LazyBuffer:
-        self.x, self.ret, self.axis = x, x.r(Ops.MAX, axis), axis
-        return self.ret
+        self.axis = axis
+        return x.r(Ops.MAX, axis)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
+        (x,) = inputs
         # the gradient goes to every maximal element, split evenly among ties
-        is_max = self.x.alu(Ops.CMPNE, self.ret.expand(self.x.shape)).alu(Ops.NEG).cast(grad.dtype)
-        count = is_max.r(Ops.SUM, self.axis).expand(self.x.shape)
-        return is_max.alu(Ops.MUL, count.alu(Ops.RECIP)).alu(Ops.MUL, grad.expand(self.x.shape))
+        is_max = x.alu(Ops.CMPNE, output.expand(x.shape)).alu(Ops.NEG).cast(grad.dtype)
+        count = is_max.r(Ops.SUM, self.axis).expand(x.shape)
+        return is_max.alu(Ops.MUL, count.alu(Ops.RECIP)).alu(Ops.MUL, grad.expand(x.shape))
 
 
 # --- movement ---
@@ -374,7 +377,7 @@ class Reshape(Function):
         self.input_shape = x.shape
         return x.reshape(shape)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad.reshape(self.input_shape)
 
 
@@ -384,7 +387,7 @@ class Expand(Function):
         self.dtype = x.dtype
         return x.expand(shape)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         # sum low-precision gradients in float32 so broadcasting over many elements stays accurate
         wide = dtypes.float32 if self.dtype in (dtypes.float16, dtypes.bfloat16) else grad.dtype
         return grad.cast(wide).r(Ops.SUM, self.axes).cast(grad.dtype)
@@ -395,7 +398,7 @@ class Permute(Function):
         self.order = order
         return x.permute(order)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         inverse = tuple(sorted(range(len(self.order)), key=self.order.__getitem__))
         return grad.permute(inverse)
 
@@ -405,7 +408,7 @@ class Pad(Function):
         self.bounds = tuple((before, before + size) for (before, _), size in zip(padding, x.shape))
         return x.pad(padding)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad.shrink(self.bounds)
 
 
@@ -414,7 +417,7 @@ class Shrink(Function):
         self.padding = tuple((lo, size - hi) for (lo, hi), size in zip(bounds, x.shape))
         return x.shrink(bounds)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad.pad(self.padding)
 
 
@@ -423,7 +426,7 @@ class Flip(Function):
         self.axes = axes
         return x.flip(axes)
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad.flip(self.axes)
 
 
@@ -447,12 +450,12 @@ class Windows(Function):
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
         return windows
 
-    def backward(self, grad: LazyBuffer) -> Grad:
+    def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         dims = len(self.kernel)
         n = len(grad.shape) - 2 * dims  # (*prefix, *out, *kernel)
         outer = grad.shape[: n + dims]
         keep = tuple((0, size) for size in outer)
-        total: LazyBuffer | None = None
+        total: Value = None
         for offsets in itertools.product(*(range(k) for k in self.kernel)):
             piece = grad.shrink(keep + tuple((j, j + 1) for j in offsets)).reshape(outer)
             for axis, j, s, d, i in zip(range(n, n + dims), offsets, self.stride, self.dilation, self.spatial):
@@ -466,7 +469,7 @@ class Windows(Function):
         return total.contiguous(force=True)
 
 
-def _spread(x: LazyBuffer, axis: int, step: int) -> LazyBuffer:
+def _spread(x: Value, axis: int, step: int) -> Value:
     """`step - 1` zeros between neighbours along `axis`: length o becomes (o - 1) * step + 1."""
     if step == 1:
         return x

@@ -510,15 +510,21 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
                     stack.extend((p, False) for p, needed in zip(ctx.parents, ctx.needs_input_grad) if needed)
         return order
 
-    def _gradients(self, grad: Tensor) -> tuple[list[Tensor], dict[int, LazyBuffer]]:
-        """The graph behind self (see _toposort) and d(self)/d(node) for each node a nonzero gradient reaches."""
+    def _gradients(self, grad: Tensor, record: bool) -> tuple[list[Tensor], dict[int, Any]]:
+        """The graph behind self (see _toposort) and d(self)/d(node) for each node a nonzero gradient reaches: as
+        LazyBuffers, or with `record` as _Recorded Tensors, themselves differentiable (gradients of gradients)."""
         order = self._toposort()
-        grads: dict[int, LazyBuffer] = {id(self): grad.lazydata}
+        grads: dict[int, Any] = {id(self): _Recorded(grad) if record else grad.lazydata}
         for node in reversed(order):
             ctx = node._ctx
             if ctx is None or id(node) not in grads:
                 continue
-            results = ctx.backward(grads[id(node)])
+            assert ctx.output is not None
+            if record:
+                inputs = tuple(_Recorded.of(parent, lazy) for parent, lazy in zip(ctx.parents, ctx.inputs))
+                results = ctx.backward(grads[id(node)], inputs, _Recorded.of(node, ctx.output))
+            else:
+                results = ctx.backward(grads[id(node)], ctx.inputs, ctx.output)
             if not isinstance(results, tuple):
                 results = (results,)
             for parent, needed, g in zip(ctx.parents, ctx.needs_input_grad, results):
@@ -549,45 +555,46 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             raise ShapeError(f"{op}: gradient shape {gradient.shape} does not match tensor shape {self.shape}")
         return gradient
 
-    def backward(self, gradient: Tensor | None = None) -> Tensor:
+    def backward(self, gradient: Tensor | None = None, create_graph: bool = False) -> Tensor:
         """Accumulate d(self)/d(leaf) into the .grad of every leaf reached (and of tensors marked retain_grad()); a
-        leaf reached only through ops without a gradient (comparisons, rounding) gets zeros.
+        leaf reached only through ops without a gradient (comparisons, rounding) gets zeros. With create_graph the
+        .grad tensors are themselves differentiable, as in PyTorch.
 
         `x = Tensor([1.0, 2.0], requires_grad=True); (x * 2).sum().backward(); x.grad.tolist()` -> [2.0, 2.0]"""
-        order, grads = self._gradients(self._seed_grad(gradient, "backward"))
+        order, grads = self._gradients(self._seed_grad(gradient, "backward"), record=create_graph)
         for tensor in order:
             if tensor._ctx is not None and not tensor._retains_grad:
                 continue  # only leaves keep gradients, like PyTorch
-            g = grads.get(id(tensor))
-            if g is None:
-                g = LazyBuffer.const(0, tensor.dtype, tensor.device, tensor.shape)
-            if tensor.grad is None:
-                tensor.grad = Tensor(g, device=tensor.device, requires_grad=False)
-            else:
-                tensor.grad = Tensor(tensor.grad.lazydata.alu(Ops.ADD, g), device=tensor.device, requires_grad=False)
+            g = _as_tensor(grads.get(id(tensor)), tensor)
+            if not create_graph:
+                g = g.detach()
+            tensor.grad = g if tensor.grad is None else tensor.grad + g
         return self
 
     def gradient(
-        self, *targets: Tensor, gradient: Tensor | None = None, materialize_grads: bool = False
+        self,
+        *targets: Tensor,
+        gradient: Tensor | None = None,
+        materialize_grads: bool = False,
+        create_graph: bool = True,
     ) -> list[Tensor]:
         """d(self)/d(target) for each target in the graph behind self, leaving .grad untouched. A target reached only
         through ops without a gradient gets zeros; one not in the graph is an error, or zeros with materialize_grads.
+        The results are differentiable in turn (create_graph, tinygrad's behaviour), so gradients of gradients work.
 
         `x = Tensor([3.0], requires_grad=True); (x * x).sum().gradient(x)[0].tolist()` -> [6.0]"""
-        order, grads = self._gradients(self._seed_grad(gradient, "gradient"))
+        order, grads = self._gradients(self._seed_grad(gradient, "gradient"), record=create_graph)
         reached = {id(t) for t in order}
         out = []
         for target in targets:
-            g = grads.get(id(target))
-            if g is None:
-                if id(target) not in reached and not materialize_grads:
-                    raise RuntimeError(
-                        f"gradient: a target of shape {target.shape} is not part of the graph of this tensor "
-                        "(was it used to compute it, with Tensor.training on or requires_grad=True?); "
-                        "materialize_grads=True gives zeros instead"
-                    )
-                g = LazyBuffer.const(0, target.dtype, target.device, target.shape)
-            out.append(Tensor(g, device=target.device, requires_grad=False))
+            if id(target) not in grads and id(target) not in reached and not materialize_grads:
+                raise RuntimeError(
+                    f"gradient: a target of shape {target.shape} is not part of the graph of this tensor "
+                    "(was it used to compute it, with Tensor.training on or requires_grad=True?); "
+                    "materialize_grads=True gives zeros instead"
+                )
+            g = _as_tensor(grads.get(id(target)), target)
+            out.append(g if create_graph else g.detach())
         return out
 
     def retain_grad(self) -> Tensor:
@@ -2840,6 +2847,90 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     def __irshift__(self, x: TensorLike) -> Tensor:
         return self.assign(self.rshift(x))
+
+
+_DIFFERENTIABLE: dict[Ops, type[F.Function]] = {
+    Ops.ADD: F.Add,
+    Ops.MUL: F.Mul,
+    Ops.MAX: F.Maximum,
+    Ops.WHERE: F.Where,
+    Ops.SIN: F.Sin,
+    Ops.SQRT: F.Sqrt,
+    Ops.RECIP: F.Reciprocal,
+}
+
+
+class _Recorded:
+    """A Tensor behind the LazyBuffer interface that function.py's backward rules use (alu, r, const_like, cast and
+    the movement ops), each method an op of the autodiff graph: the rules then build a differentiable gradient."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: Tensor):
+        self.t = t
+
+    @staticmethod
+    def of(tensor: Tensor, lazy: LazyBuffer) -> _Recorded:
+        """`tensor` if it still holds `lazy` (what the op saw), else those values cut from the graph."""
+        return _Recorded(tensor if tensor.lazydata is lazy else Tensor(lazy, device=lazy.device, requires_grad=False))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.t.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self.t.dtype
+
+    def alu(self, op: Ops, *others: _Recorded) -> _Recorded:
+        x, rest = self.t, [o.t for o in others]
+        if op is Ops.NEG and x.dtype != dtypes.bool:
+            return _Recorded(F.Neg.apply(x))
+        if op is Ops.EXP2:
+            return _Recorded(F.Exp.apply(x * math.log(2)))
+        if op is Ops.LOG2:
+            return _Recorded(F.Log.apply(x) * (1 / math.log(2)))
+        if op in _DIFFERENTIABLE and dtypes.is_float(rest[-1].dtype if rest else x.dtype):
+            return _Recorded(_DIFFERENTIABLE[op].apply(x, *rest))
+        return _Recorded(F.NoGrad.apply(x, *rest, result=x.lazydata.alu(op, *(r.lazydata for r in rest))))
+
+    def const_like(self, value: Any) -> _Recorded:
+        lazy = self.t.lazydata.const_like(value)
+        return _Recorded(Tensor(lazy, device=lazy.device, requires_grad=False))
+
+    def cast(self, dtype: DType, bitcast: bool = False) -> _Recorded:
+        return self if dtype == self.t.dtype else _Recorded(F.Cast.apply(self.t, dtype=dtype, bitcast=bitcast))
+
+    def r(self, op: Ops, axes: tuple[int, ...]) -> _Recorded:
+        return _Recorded((F.Sum if op is Ops.SUM else F.Max).apply(self.t, axis=axes))
+
+    def contiguous(self, force: bool = False) -> _Recorded:
+        return _Recorded(F.Contiguous.apply(self.t))
+
+    def expand(self, shape: tuple[int, ...]) -> _Recorded:
+        return self if tuple(shape) == self.shape else _Recorded(F.Expand.apply(self.t, shape=tuple(shape)))
+
+    def reshape(self, shape: tuple[int, ...]) -> _Recorded:
+        return self if tuple(shape) == self.shape else _Recorded(F.Reshape.apply(self.t, shape=tuple(shape)))
+
+    def permute(self, order: tuple[int, ...]) -> _Recorded:
+        return _Recorded(F.Permute.apply(self.t, order=tuple(order)))
+
+    def pad(self, padding: tuple[tuple[int, int], ...]) -> _Recorded:
+        return _Recorded(F.Pad.apply(self.t, padding=tuple(padding)))
+
+    def shrink(self, bounds: tuple[tuple[int, int], ...]) -> _Recorded:
+        return _Recorded(F.Shrink.apply(self.t, bounds=tuple(bounds)))
+
+    def flip(self, axes: tuple[int, ...]) -> _Recorded:
+        return _Recorded(F.Flip.apply(self.t, axes=tuple(axes)))
+
+
+def _as_tensor(grad: Any, like: Tensor) -> Tensor:
+    """A gradient from Tensor._gradients as a Tensor; None (nothing reached `like`) becomes zeros."""
+    if grad is None:
+        return Tensor(LazyBuffer.const(0, like.dtype, like.device, like.shape), device=like.device, requires_grad=False)
+    return grad.t if isinstance(grad, _Recorded) else Tensor(grad, device=like.device, requires_grad=False)
 
 
 def _write_through(view: LazyBuffer, value: Tensor) -> None:
