@@ -158,7 +158,9 @@ def _assign_graphs():
         st.booleans(),  # read the first operand's value from before this round's assigns
         st.booleans(),
     )
-    rounds = st.lists(st.lists(st.tuples(st.integers(0, 2), expression), min_size=1, max_size=3), min_size=1, max_size=2)
+    rounds = st.lists(
+        st.lists(st.tuples(st.integers(0, 2), expression), min_size=1, max_size=3), min_size=1, max_size=2
+    )
     return rounds
 
 

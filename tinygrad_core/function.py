@@ -132,8 +132,8 @@ class NoGrad(Function):
 
 # --- unary ---
 class Contiguous(Function):
-    def forward(self, x: LazyBuffer) -> LazyBuffer:
-        return x.contiguous(force=True)
+    def forward(self, x: LazyBuffer, clone: bool = False) -> LazyBuffer:
+        return x.clone() if clone else x.contiguous(force=True)
 
     def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         return grad

@@ -119,6 +119,10 @@ class LazyBuffer:
             return self.base
         return LazyBuffer(self.device, ShapeTracker.from_shape(self.shape), self.dtype, Ops.CONTIGUOUS, (self,))
 
+    def clone(self) -> LazyBuffer:
+        """These elements in a new buffer of their own, even when they already are a realized contiguous base."""
+        return LazyBuffer(self.device, ShapeTracker.from_shape(self.shape), self.dtype, Ops.CONTIGUOUS, (self,))
+
     def copy_to_device(self, device: str) -> LazyBuffer:
         if device == self.device:
             return self

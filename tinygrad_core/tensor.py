@@ -183,7 +183,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         """A copy in memory of its own (on `device` if given); differentiable, and .grad is cloned too.
 
         `t = Tensor([1, 2]); t.clone().tolist()` -> [1, 2]"""
-        out = F.Contiguous.apply(self if device is None else self.to(device))
+        out = F.Contiguous.apply(self if device is None else self.to(device), clone=True)
         if self.grad is not None:
             out.grad = self.grad.clone(device)
         return out

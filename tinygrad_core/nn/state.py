@@ -106,7 +106,8 @@ def load_state_dict(
     model_state = get_state_dict(model)
     problems = []
     missing = [key for key in model_state if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in model_state]
+    # PyTorch writes num_batches_tracked for every BatchNorm: one of ours without running statistics has none
+    unexpected = [key for key in state_dict if key not in model_state and not key.endswith("num_batches_tracked")]
     if strict and missing:
         problems.append(f"missing keys (in the model, not in state_dict): {', '.join(missing)}")
     if strict and unexpected:
@@ -119,7 +120,7 @@ def load_state_dict(
             problems.append(f"{key}: expected a Tensor, got {type(source).__name__}")
         elif source.shape != target.shape:
             problems.append(f"{key}: shape {source.shape} in state_dict, {target.shape} in the model")
-        elif source.dtype != target.dtype:
+        elif source.dtype != target.dtype and not key.endswith("num_batches_tracked"):  # a counter: any int will do
             problems.append(f"{key}: dtype {source.dtype} in state_dict, {target.dtype} in the model (cast it first)")
     if problems:
         listing = "\n  ".join(problems)
@@ -140,7 +141,7 @@ def load_state_dict(
         ):
             # give the target memory of its own, so the assign below copies instead of aliasing state_dict's buffer
             target.replace(Tensor.empty(*target.shape, dtype=target.dtype, device=target.device))
-        target.assign(state_dict[key].to(target.device).detach())
+        target.assign(state_dict[key].to(target.device).detach().cast(target.dtype))
         loaded.append(target)
         if consume:
             del state_dict[key]  # type: ignore[attr-defined]
