@@ -52,12 +52,27 @@ def test_requires_grad_true_works_without_training(device):
     assert x.grad.tolist() == [5.0, 0.0]
 
 
-def test_nothing_recorded_without_training(device):
+def test_untracked_graph_lives_until_realized(device):
+    """Training off, default tensors: the graph is kept (tinygrad's functional gradient() works) until realize()."""
     x = Tensor([1.0, 2.0], device=device)
-    y = (x * 2).sum()
-    assert y._ctx is None
-    with pytest.raises(RuntimeError, match=r"Tensor\.training = True"):
-        y.backward()
+    y = (x * x).sum()
+    assert y.requires_grad is None
+    assert y.gradient(x)[0].tolist() == [2.0, 4.0]
+    z = (x * 3).realize()
+    assert z._ctx is None
+    with pytest.raises(RuntimeError, match="not part of the graph"):
+        z.sum().gradient(x)
+
+
+def test_every_tensor_of_the_graph_gets_its_gradient(device):
+    """tinygrad's rule: backward() fills .grad of intermediate results too, not only leaves."""
+    x = Tensor([1.0, 2.0], device=device, requires_grad=False)
+    w = Tensor([3.0, 4.0], device=device, requires_grad=True)
+    hidden = x * w
+    (hidden * hidden).sum().backward()
+    assert x.grad is None
+    assert hidden.grad.tolist() == [6.0, 16.0]
+    assert w.grad.tolist() == [6.0, 32.0]
 
 
 def test_requires_grad_false_and_no_grad_turn_tracking_off(device):

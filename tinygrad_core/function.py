@@ -8,11 +8,13 @@ interface, so the gradient is itself differentiable (tensor.py's _Recorded).
 Non-differentiable primitives (comparisons, bit ops, IDIV, MOD) go through NoGrad: they record their inputs, so
 a gradient can tell "reached through zero-gradient ops" (zeros) from "not in this graph" (an error).
 
-Which ops record their autodiff context (the grad mode): an input takes part when its requires_grad is True, or
-when it is None ("differentiable when asked") and training is on (`Tensor.training = True`, `with Tensor.train():`),
-and never under `no_grad`. Only floating-point leaves take part; an op over inputs that take part records its
-context, and its output takes part in turn, whatever its dtype. The process-wide defaults are what
-`Tensor.training = ...` and `Tensor.no_grad = ...` set; the context managers override them for the current thread.
+Which ops record their autodiff context (the grad mode): every op over a floating-point input whose requires_grad
+is not False, unless `no_grad` is on; the output of an op that records takes part in turn, whatever its dtype. An
+output is tracked (requires_grad=True) while training is on (`Tensor.training = True`, `with Tensor.train():`) or when
+an input has requires_grad=True; otherwise (requires_grad=None, "differentiable when asked") its graph is kept only
+until the tensor is realized: Tensor.realize() drops it, so an inference loop keeps no history of old tensors. The
+process-wide defaults are what `Tensor.training = ...` and `Tensor.no_grad = ...` set; the context managers override
+them for the current thread.
 """
 
 from __future__ import annotations
@@ -76,20 +78,17 @@ class ThreadOverride(contextlib.ContextDecorator):
         setattr(GradMode.thread, self.name, self._previous.pop())
 
 
-def _takes_part(tensor: Tensor, asked: bool) -> bool:
-    """Whether `tensor` is differentiated through: see the module docstring. `asked`: training and not no_grad."""
+def takes_part(tensor: Tensor) -> bool:
+    """Whether ops on `tensor` record how to differentiate through it: see the module docstring."""
     if tensor._ctx is not None:
         return True
-    if tensor.requires_grad is False or not dtypes.is_float(tensor.dtype):
-        return False
-    return tensor.requires_grad is True or asked
+    return tensor.requires_grad is not False and dtypes.is_float(tensor.dtype)
 
 
 class Function:
     def __init__(self, device: str, *tensors: Tensor):
         self.device = device
-        asked = GradMode.training()
-        self.needs_input_grad = [_takes_part(t, asked) for t in tensors]
+        self.needs_input_grad = [takes_part(t) for t in tensors]
         self.requires_grad = any(self.needs_input_grad)
         self.parents: tuple[Tensor, ...] = tensors
         # set when the context is recorded: the inputs and output as LazyBuffers, as they were when the op ran
@@ -110,7 +109,11 @@ class Function:
         record = ctx.requires_grad and not GradMode.no_grad()
         inputs = tuple(x.lazydata for x in xs)
         lazy = ctx.forward(*inputs, **kwargs)
-        requires_grad = True if record else False if all(x.requires_grad is False for x in xs) else None
+        if record:  # tracked (True) while training or when an input asked for it, else kept until realized (None)
+            asked = GradMode.training() or any(x.requires_grad is True for x in xs)
+            requires_grad = True if asked else None
+        else:
+            requires_grad = False if all(x.requires_grad is False for x in xs) else None
         out = Tensor(lazy, device=lazy.device, requires_grad=requires_grad)
         if record:
             out._ctx = ctx

@@ -104,7 +104,6 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         self.grad: Tensor | None = None
         self.requires_grad: bool | None = requires_grad
         self._ctx: F.Function | None = None
-        self._retains_grad = False
         if isinstance(data, LazyBuffer):
             lazy = data if want is None else data.cast(want)
         elif isinstance(data, Tensor):
@@ -172,8 +171,13 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     # --- realizing and reading back ---
     def realize(self, *lst: Tensor) -> Tensor:
-        """Compute this tensor (and any others given) now: `Tensor.realize(a, b)` or `a.realize()`."""
-        realize(*(t.lazydata for t in (self, *lst)))
+        """Compute this tensor (and any others given) now: `Tensor.realize(a, b)` or `a.realize()`. A tensor not
+        tracked for autodiff (requires_grad None: training off, no input asked) drops its graph here."""
+        tensors = (self, *lst)
+        realize(*(t.lazydata for t in tensors))
+        for t in tensors:
+            if t.requires_grad is None:
+                t._ctx = None
         return self
 
     def contiguous(self) -> Tensor:
@@ -537,10 +541,11 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         return order, grads
 
     def _seed_grad(self, gradient: Tensor | None, op: str) -> Tensor:
-        if self._ctx is None and not F._takes_part(self, Tensor.training and not Tensor.no_grad):
+        if not F.takes_part(self):
             raise RuntimeError(
-                f"{op}() on a tensor that is not part of an autodiff graph: turn gradient tracking on with "
-                "`Tensor.training = True` (or create the inputs with requires_grad=True) before computing it"
+                f"{op}() on a tensor that is not part of an autodiff graph (requires_grad=False, computed under "
+                "no_grad, or realized with training off, which drops the graph): set `Tensor.training = True` or "
+                "create the inputs with requires_grad=True before computing it"
             )
         if not dtypes.is_float(self.dtype):
             raise RuntimeError(f"{op}() needs a floating-point tensor, got {self.dtype}")
@@ -556,15 +561,13 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         return gradient
 
     def backward(self, gradient: Tensor | None = None, create_graph: bool = False) -> Tensor:
-        """Accumulate d(self)/d(leaf) into the .grad of every leaf reached (and of tensors marked retain_grad()); a
-        leaf reached only through ops without a gradient (comparisons, rounding) gets zeros. With create_graph the
-        .grad tensors are themselves differentiable, as in PyTorch.
+        """Accumulate d(self)/d(t) into t.grad for every tensor t of the graph behind self, leaves and intermediate
+        results alike (tinygrad's rule; PyTorch keeps only the leaves'); a tensor reached only through ops without a
+        gradient (comparisons, rounding) gets zeros. With create_graph the .grad tensors are differentiable too.
 
         `x = Tensor([1.0, 2.0], requires_grad=True); (x * 2).sum().backward(); x.grad.tolist()` -> [2.0, 2.0]"""
         order, grads = self._gradients(self._seed_grad(gradient, "backward"), record=create_graph)
         for tensor in order:
-            if tensor._ctx is not None and not tensor._retains_grad:
-                continue  # only leaves keep gradients, like PyTorch
             g = _as_tensor(grads.get(id(tensor)), tensor)
             if not create_graph:
                 g = g.detach()
@@ -598,8 +601,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         return out
 
     def retain_grad(self) -> Tensor:
-        """Keep .grad for this non-leaf tensor too in backward(). Returns self."""
-        self._retains_grad = True
+        """PyTorch's request to keep a non-leaf's .grad: here every tensor of the graph keeps it. Returns self."""
         return self
 
     @staticmethod
