@@ -81,11 +81,11 @@ class _TensorType(type):
 class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     """A lazily evaluated, differentiable n-dimensional array on one device.
 
-    Autodiff: `requires_grad` is True (always differentiated), False (never) or None, the default: "differentiable
-    when asked", that is while `Tensor.training` is True (or inside `with Tensor.train():`) and not under `no_grad`.
-    Ops on tensors that take part record how to differentiate them; `backward()` then fills `.grad` of every leaf it
-    reaches and `gradient(*targets)` returns d(self)/d(target). With training off and default tensors nothing is
-    recorded, so inference keeps no graph alive.
+    Autodiff: `requires_grad` is True (always tracked), False (never) or None, the default: "differentiable when
+    asked". Ops on tensors that take part record how to differentiate them; `backward()` then fills `.grad` of every
+    tensor of the graph and `gradient(*targets)` returns d(self)/d(target). While `Tensor.training` is True (or inside
+    `with Tensor.train():`) results of default tensors are tracked; with training off their graph lives only until
+    they are realized, so inference keeps no graph alive. `no_grad()` records nothing.
 
     `Tensor.training = True; x = Tensor([1.0, 2.0]); (x * 2).sum().backward(); x.grad.tolist()` -> [2.0, 2.0]"""
 
