@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_core import flags
 from tinygrad_core.codegen.lower import LinearProgram, Plan, canonicalize, lower
 from tinygrad_core.kernel import Kernel
+from tinygrad_core.runtime import CompileError
 from tinygrad_core.ops import Ops
 
 if TYPE_CHECKING:
@@ -96,7 +98,16 @@ def compile_kernel(device: CompiledDevice, kernel: Kernel, noalias: bool = True)
             from tinygrad_core.codegen import search
 
             plan = search.best_plan(part, device, plan, repr(kernel_key(part)))
-        steps.append(build_step(device, part, plan, bufs, noalias))
+        try:
+            steps.append(build_step(device, part, plan, bufs, noalias))
+        except CompileError as e:
+            # a compiler that can't build the tuned plan (clang 15 crashes on some wide-vector code) gets plain loops
+            plain = dataclasses.replace(plan, upcast=(), vector=None, width=1, stage=(), split_acc=False)
+            if plain == plan:
+                raise
+            if flags.DEBUG.value >= 1:
+                print(f"  {device.name} {kernel.name}: {str(e).splitlines()[0]}; compiling it without vectors")
+            steps.append(build_step(device, part, plain, bufs, noalias))
     if flags.DEBUG.value >= 2:
         plans = "; ".join(f"{s.program.name} {s.plan}" for s in steps) if flags.DEBUG.value >= 3 else ""
         print(f"  {device.name} built {kernel.name} in {(time.perf_counter() - start) * 1e3:.1f} ms {plans}")

@@ -141,3 +141,28 @@ def test_beam_search_picks_a_correct_plan_and_caches_it(tmp_path):
         assert list((tmp_path / "blobs").iterdir())  # the winner is on disk
         assert search.best_plan(kernel, device, Plan(), "test-key") == plan  # and read back, not searched again
         np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_a_compiler_that_fails_on_vectors_gets_plain_loops(tmp_path, monkeypatch):
+    """clang 15 crashes on some wide-vector kernels: the kernel is rebuilt without vectors, not reported broken."""
+    from tinygrad_core.schedule import create_schedule
+
+    rejected = []
+
+    class NoVectors(clang_runtime.ClangCompiler):
+        def compile(self, src: str) -> bytes:
+            if any(f"float{n} " in src for n in (4, 8, 16)):
+                rejected.append(src)
+                raise CompileError("a compiler that crashes on vector code")
+            return super().compile(src)
+
+    device = clang_runtime.ClangDevice("CLANG")
+    monkeypatch.setattr(device, "compiler", NoVectors())
+    a = np.linspace(-3, 3, 256, dtype=np.float32)
+    (item,) = create_schedule([(Tensor(a, device="CLANG").exp() * 3).lazydata])
+    with flags.Context(CACHEDIR=str(tmp_path)):
+        device.run(item.kernel, [buf.handle for buf in item.bufs])
+    assert rejected  # the tuned plan used vectors...
+    sources = [step.source for compiled in device._programs.values() for step in compiled.steps]
+    assert not any("float16 " in src or "float8 " in src for src in sources)  # ...the kernel that ran has none
+    np.testing.assert_allclose(item.bufs[0].numpy(), np.exp(a) * 3, rtol=1e-5)
