@@ -155,8 +155,9 @@ REDUCING = [
     ("cumsum_one", [(1,)], lambda x: x.cumsum(), lambda x: x.cumsum(0)),
     ("cumprod", [(3, 6)], lambda x: x.cumprod(1), lambda x: x.cumprod(1)),
     ("cumprod_long", [(150,)], lambda x: x.cumprod(0), lambda x: x.cumprod(0)),
-    ("cummax", [(4, 9)], lambda x: x.cummax(1), lambda x: x.cummax(1).values),
-    ("cummax_long", [(130,)], lambda x: x.cummax(0), lambda x: x.cummax(0).values),
+    ("cummax", [(4, 9)], lambda x: x.cummax(1)[0], lambda x: x.cummax(1).values),
+    ("cummax_long", [(130,)], lambda x: x.cummax(0)[0], lambda x: x.cummax(0).values),
+    ("cummin", [(4, 9)], lambda x: x.cummin(1)[0], lambda x: x.cummin(1).values),
     ("logcumsumexp", [(3, 6)], lambda x: x.logcumsumexp(1), lambda x: x.logcumsumexp(1)),
     ("logcumsumexp_long", [(2, 200)], lambda x: x.logcumsumexp(1), lambda x: x.logcumsumexp(1)),
 ]
@@ -184,7 +185,13 @@ def test_scan_dtypes(device):
     assert Tensor([1, 2, 3], device=device).cumsum().dtype == dtypes.int32
     assert Tensor([True, True], device=device).cumsum().tolist() == [1, 2]
     assert Tensor([2, 3, 4], device=device).cumprod().tolist() == [2, 6, 24]
-    assert Tensor([1, 3, 2, 5, 4], device=device).cummax().tolist() == [1, 3, 3, 5, 5]
+    values, indices = Tensor([1, 3, 3, 2, 5, 5], device=device).cummax()
+    reference = torch.tensor([1, 3, 3, 2, 5, 5]).cummax(0)
+    assert values.tolist() == reference.values.tolist()
+    assert indices.tolist() == reference.indices.tolist()  # the latest index on ties, as PyTorch
+    values, indices = Tensor([[4, -(2**31), 2], [1, 1, 0]], device=device).cummin(1)
+    assert values.tolist() == [[4, -(2**31), -(2**31)], [1, 1, 0]]
+    assert indices.tolist() == [[0, 1, 1], [0, 1, 2]]
     assert Tensor(5.0, device=device).cumsum().item() == 5.0
     long = np.arange(5000, dtype=np.int32) % 7
     np.testing.assert_array_equal(Tensor(long, device=device).cumsum().numpy(), np.cumsum(long))

@@ -87,6 +87,9 @@ TINYGRAD_TRACE_PLUGINS: Flag[int] = Flag("TINYGRAD_TRACE_PLUGINS", "0", _int)
 CACHEDIR: Flag[str] = Flag("CACHEDIR", "~/.cache/tinygrad_core", os.path.expanduser)
 # compiled backends: >= 1 times that many candidate plans per new kernel and keeps the fastest (cached on disk)
 BEAM: Flag[int] = Flag("BEAM", "0", _int)
+# compiled backends: 1 lowers every new kernel as plain loops (no vectors, tiles, staging or split reductions), for
+# comparing against the optimizer's plans; BEAM is ignored then
+NOOPT: Flag[int] = Flag("NOOPT", "0", _int)
 # threads a CPU backend runs each kernel on; 0: every core this process may use
 THREADS: Flag[int] = Flag("THREADS", "0", _int)
 

@@ -256,7 +256,7 @@ class CompiledDevice(Device):
         super().__init__(name)
         self._programs: dict[Any, Any] = {}  # structural kernel key -> codegen.CompiledKernel
         # the same Kernel object again (the schedule cache reuses them): skip computing its structural key
-        self._recent: weakref.WeakKeyDictionary[Kernel, tuple[bool, Any]] = weakref.WeakKeyDictionary()
+        self._recent: weakref.WeakKeyDictionary[Kernel, tuple[tuple[bool, bool], Any]] = weakref.WeakKeyDictionary()
 
     def make_program(self, name: str, binary: bytes) -> Program:
         raise NotImplementedError
@@ -272,14 +272,15 @@ class CompiledDevice(Device):
         `compiled.bind(device, handles)` prepares a launch. `aliased`: one buffer is passed twice."""
         from tinygrad_core.codegen import compile_kernel, kernel_key
 
+        variant = (aliased, flags.NOOPT.value >= 1)  # a plain-loops build (NOOPT) is a program of its own
         recent = self._recent.get(kernel)
-        if recent is not None and recent[0] == aliased:
+        if recent is not None and recent[0] == variant:
             return recent[1]
-        key = (kernel_key(kernel), aliased)
+        key = (kernel_key(kernel), variant)
         compiled = self._programs.get(key)
         if compiled is None:
             compiled = self._programs[key] = compile_kernel(self, kernel, noalias=not aliased)
-        self._recent[kernel] = (aliased, compiled)
+        self._recent[kernel] = (variant, compiled)
         return compiled
 
 

@@ -38,6 +38,14 @@ def _argfix(*x: Any) -> tuple[Any, ...]:
     return tuple(x)
 
 
+def _new_shape(*shape: Any) -> tuple[int, ...]:
+    """The shape of a tensor being created, from f(2, 3) or f((2, 3)): non-negative ints, else a ShapeError."""
+    dims = _argfix(*shape)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise ShapeError(f"a tensor's shape needs non-negative ints, got {dims}")
+    return tuple(int(d) for d in dims)
+
+
 class _BuiltinNamedCasts:
     """Tensor.float(), .int() and .bool(), tinygrad's and PyTorch's names. They live outside Tensor's class body: in
     there they would shadow the builtins in every annotation of the class (type checkers resolve names there first)."""
@@ -250,9 +258,14 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         6.0, 0.0]"""
         if not isinstance(x, Tensor):
             x = Tensor(x, device=self.device, dtype=self.dtype)
+        if x.dtype != self.dtype:  # never a silent cast: int64 -> float32, float32 -> float16 lose values
+            raise ArgumentError(f"assign dtype mismatch: a {x.dtype} value into a {self.dtype} tensor; cast it first")
         if x.shape != self.shape:
-            raise ShapeError(f"assign: shapes {self.shape} and {x.shape} differ")
-        value = x.lazydata.copy_to_device(self.device).cast(self.dtype)
+            try:
+                x = x.expand(self.shape)
+            except ShapeError:
+                raise ShapeError(f"assign: a value of shape {x.shape} doesn't broadcast to {self.shape}") from None
+        value = x.lazydata.copy_to_device(self.device)
         lazy = self.lazydata
         if lazy._base is not None:  # a view: write through to the memory it shows
             if lazy.base.op is Ops.CONST:  # a constant has no memory of its own: this tensor gets some first
@@ -310,26 +323,26 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     @staticmethod
     def full(shape: Sequence[int] | int, fill_value: Scalar, **kwargs: Any) -> Tensor:
         """A tensor filled with one value. `Tensor.full((2,), 7).tolist()` -> [7, 7]"""
-        shape = _argfix(shape)
+        shape = _new_shape(shape)
         kw = {k: kwargs.pop(k) for k in ("dtype", "device") if k in kwargs}
         return Tensor._const(fill_value, shape, kw.get("dtype"), kw.get("device"), **kwargs)
 
     @staticmethod
     def zeros(*shape: Any, **kwargs: Any) -> Tensor:
         """`Tensor.zeros(2, 3)` -> float32 zeros of shape (2, 3)"""
-        return Tensor.full(_argfix(*shape), 0.0, **kwargs)
+        return Tensor.full(_new_shape(*shape), 0.0, **kwargs)
 
     @staticmethod
     def ones(*shape: Any, **kwargs: Any) -> Tensor:
         """`Tensor.ones(2).tolist()` -> [1.0, 1.0]"""
-        return Tensor.full(_argfix(*shape), 1.0, **kwargs)
+        return Tensor.full(_new_shape(*shape), 1.0, **kwargs)
 
     @staticmethod
     def empty(*shape: Any, device: str | None = None, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
         """Uninitialised memory of a shape. `Tensor.empty(2, 2).shape` -> (2, 2)"""
         device = Device.canonicalize(device) if device is not None else Device.DEFAULT
         kind = to_dtype(dtype) if dtype is not None else dtypes.default_float
-        return Tensor(LazyBuffer.empty(_argfix(*shape), kind, device), device=device, **kwargs)
+        return Tensor(LazyBuffer.empty(_new_shape(*shape), kind, device), device=device, **kwargs)
 
     @staticmethod
     def arange(start: Scalar, stop: Scalar | None = None, step: Scalar = 1, **kwargs: Any) -> Tensor:
@@ -350,6 +363,8 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if steps < 0:
             raise ArgumentError(f"linspace: steps must be non-negative, got {steps}")
         kind = to_dtype(kwargs.pop("dtype", dtypes.default_float))
+        if kind == dtypes.bool:
+            raise ArgumentError("linspace: a bool dtype has no values between start and stop")
         requires_grad = kwargs.pop("requires_grad", None)
         if steps == 1:
             return Tensor.full((1,), start, dtype=kind, requires_grad=requires_grad, **kwargs)
@@ -399,7 +414,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         kind = to_dtype(dtype) if dtype is not None else dtypes.default_float
         # low-precision floats draw on their own grid (multiples of 2**-mantissa), so rounding never reaches 1.0
         bits = {dtypes.float16: 11, dtypes.bfloat16: 8}.get(kind)
-        size = _argfix(*shape)
+        size = _new_shape(*shape)
         values = Tensor._rng.integers(0, 2**bits, size) / 2**bits if bits else Tensor._rng.random(size, np.float32)
         return Tensor._random(values, kind, dtypes.default_float, **kwargs)
 
@@ -407,7 +422,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def randn(*shape: Any, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
         """Standard normal samples. `Tensor.randn(3).shape` -> (3,)"""
         return Tensor._random(
-            Tensor._rng.standard_normal(_argfix(*shape), np.float32), dtype, dtypes.default_float, **kwargs
+            Tensor._rng.standard_normal(_new_shape(*shape), np.float32), dtype, dtypes.default_float, **kwargs
         )
 
     @staticmethod
@@ -420,7 +435,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if high <= low:
             raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
         return Tensor._random(
-            Tensor._rng.integers(low, high, _argfix(*shape)).astype(np.int32), dtype, dtypes.int32, **kwargs
+            Tensor._rng.integers(low, high, _new_shape(*shape)).astype(np.int32), dtype, dtypes.int32, **kwargs
         )
 
     def multinomial(self, num_samples: int = 1, replacement: bool = False) -> Tensor:
@@ -688,8 +703,14 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if all(p == (0, 0) for p in pairs):
             return self
         if any(b < 0 or a < 0 for b, a in pairs):
-            shrink = tuple((-min(b, 0), s + min(a, 0)) for (b, a), s in zip(pairs, self.shape))
-            return self.shrink(shrink).pad(tuple((max(b, 0), max(a, 0)) for b, a in pairs), mode, value)
+            positive = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+            if mode in ("constant", "circular"):
+                shrink = tuple((-min(b, 0), s + min(a, 0)) for (b, a), s in zip(pairs, self.shape))
+                return self.shrink(shrink).pad(positive, mode, value)
+            # PyTorch reflects and replicates from the whole input, then crops the negative sides
+            padded = self.pad(positive, mode, value)
+            crop = tuple((-min(b, 0), n + min(a, 0)) for (b, a), n in zip(pairs, padded.shape))
+            return padded.shrink(crop)
         if mode != "constant":
             return self._pad_mode(pairs, mode)
         padded = F.Pad.apply(self, padding=pairs)
@@ -727,6 +748,8 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def shrink_to(self, shape: Any, *args: int | None) -> Tensor:
         """Keep the first `n` of each dim (None keeps it all). `Tensor([1, 2, 3]).shrink_to(2).tolist()` -> [1, 2]"""
         sizes = _argfix(shape, *args)
+        if len(sizes) != self.ndim:
+            raise ShapeError(f"shrink_to: {len(sizes)} sizes for a tensor of shape {self.shape}")
         return self.shrink([None if n is None else (0, n) for n in sizes])
 
     def pad_to(self, shape: Any, *args: int | None, value: float = 0.0) -> Tensor:
@@ -767,9 +790,9 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         """Drop size-1 dims. `Tensor.ones(1, 2, 1).squeeze().shape` -> (2,)"""
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
+        dim = self._axis(dim)
         if self.ndim == 0:
             return self
-        dim = self._axis(dim)
         return self if self.shape[dim] != 1 else self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
 
     def cat(self, *others: Tensor, dim: int = 0) -> Tensor:
@@ -903,17 +926,21 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
     def __setitem__(self, indices: Any, value: TensorLike) -> None:
         """t[idx] = value, writing into t's memory now (and into the tensor t is a view of), as in PyTorch and
-        tinygrad; value broadcasts to t[idx]'s shape. Duplicate integer indices: the last write wins.
+        tinygrad; value broadcasts to t[idx]'s shape and must have t's dtype. Duplicate indices: the last write wins.
 
         `t = Tensor.zeros(3); t[1] = 7; t.tolist()` -> [0.0, 7.0, 0.0]"""
+        if not isinstance(value, Tensor):
+            value = Tensor(value, device=self.device, dtype=self.dtype)
+        if self.requires_grad or value.requires_grad:
+            raise NotImplementedError("setitem: writing into (or from) a tensor that requires grad has no gradient")
+        if value.dtype != self.dtype:
+            raise RuntimeError(f"setitem dtype mismatch: a {value.dtype} value into a {self.dtype} tensor; cast it")
         if self.lazydata.base.op is Ops.CONST:  # a constant has no memory: this tensor gets its own first
             self.lazydata = self.lazydata.contiguous(force=True)
             realize(self.lazydata)
         parts = self._normalize_index(indices)
         target = self[parts]
-        if not isinstance(value, Tensor):
-            value = Tensor(value, device=self.device, dtype=self.dtype)
-        value = value.to(self.device).cast(self.dtype)
+        value = value.to(self.device)
         try:
             value = value.expand(target.shape) if value.shape != target.shape else value
         except ShapeError:
@@ -923,11 +950,58 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         if not any(isinstance(part, Tensor) for part in parts):
             target.assign(value)  # a view of this tensor's memory: written through
             return
-        # integer-tensor indices: scatter into the flat positions they pick
-        positions = Tensor.arange(self.numel(), device=self.device).reshape(self.shape)[parts].flatten()
-        updated = self.flatten().scatter(0, positions, value.flatten()).reshape(self.shape)
-        self.assign(updated.contiguous() if self.lazydata._base is not None else updated)
-        self.realize()
+        if any(part is None for part in parts):
+            raise NotImplementedError("setitem: None in an index with integer tensors is not supported")
+        self._setitem_indexed(parts, value)
+
+    def _setitem_indexed(self, parts: tuple[Any, ...], value: Tensor) -> None:
+        """t[parts] = value where some parts are integer tensors: each element of the view the other parts select
+        takes the value of the last index combination that names it. Costs (index combinations) x (view elements)."""
+        basic = tuple(slice(None) if isinstance(part, Tensor) else part for part in parts)
+        view = self[basic]
+        tensor_dims, rest_dims, dim = [], [], 0  # positions in `view` of the tensor-indexed dims and of the others
+        indexes = []
+        for part in parts:
+            if isinstance(part, int):
+                continue
+            if isinstance(part, Tensor):
+                size = view.shape[dim]
+                indexes.append(part.lt(0).where(part + size, part))
+                tensor_dims.append(dim)
+            else:
+                rest_dims.append(dim)
+            dim += 1
+        batch = tuple(np.broadcast_shapes(*(i.shape for i in indexes)))
+        nb, nt = len(batch), len(tensor_dims)
+        # numpy puts the batch dims where the first tensor index was when they are adjacent, else in front
+        adjacent = tensor_dims == list(range(tensor_dims[0], tensor_dims[0] + nt))
+        at = sum(1 for d in rest_dims if d < tensor_dims[0]) if adjacent else 0
+        order = list(range(at, at + nb)) + [d for d in range(value.ndim) if not at <= d < at + nb]
+        value = value.permute(order)  # (batch..., rest...)
+        hit = None
+        for k, (d, index) in enumerate(zip(tensor_dims, indexes)):
+            size = view.shape[d]
+            shape = batch + tuple(size if j == k else 1 for j in range(nt))
+            onehot = (
+                index.expand(batch)
+                .reshape(batch + (1,) * nt)
+                .eq(Tensor.arange(size, device=self.device).reshape(shape[nb:]))
+            )
+            hit = onehot if hit is None else hit & onehot  # (batch..., indexed dims...)
+        assert hit is not None
+        count = _prod(batch)
+        number = Tensor.arange(count, device=self.device).reshape(batch + (1,) * nt)
+        winner = hit.where(number, -1).max(tuple(range(nb))) if nb else hit.where(number, -1)
+        chosen = hit & number.eq(winner)
+        rest = len(rest_dims)
+        picked = chosen.reshape(chosen.shape + (1,) * rest).where(
+            value.reshape(batch + (1,) * nt + value.shape[nb:]), 0
+        )
+        placed = picked.sum(tuple(range(nb)), dtype=self.dtype) if nb else picked  # (indexed dims..., rest...)
+        inverse = sorted(range(view.ndim), key=(tensor_dims + rest_dims).__getitem__)
+        placed = placed.permute(inverse)
+        written = winner.ge(0).reshape(winner.shape + (1,) * rest).permute(inverse)
+        view.assign(written.where(placed, view))
 
     def _index_part(self, index: Any) -> Any:
         """One part of an index as __getitem__ takes it: sequences and arrays become Tensors on this device."""
@@ -1172,7 +1246,9 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         a, b = self._broadcasted(x, op="minimum")
         if a.dtype == dtypes.bool:
             return a & b
-        return -F.Maximum.apply(-a, -b) if not dtypes.is_unsigned(a.dtype) else a.lt(b).where(a, b)
+        if dtypes.is_float(a.dtype):
+            return -F.Maximum.apply(-a, -b)
+        return a.lt(b).where(a, b)  # integers: a select never overflows (negating the minimum does)
 
     def where(self, x: TensorLike, y: TensorLike) -> Tensor:
         """Select x where self is true, else y. `Tensor([True, False]).where(1, 2).tolist()` -> [1, 2]"""
@@ -1279,6 +1355,10 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def log2(self) -> Tensor:
         return self.log() / math.log(2)
 
+    def log10(self) -> Tensor:
+        """`Tensor([100.0]).log10().tolist()` -> [2.0]"""
+        return self.log() / math.log(10)
+
     def sqrt(self) -> Tensor:
         return F.Sqrt.apply(self._float())
 
@@ -1332,7 +1412,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def clip(self, min_: TensorLike | None = None, max_: TensorLike | None = None) -> Tensor:
         """Clamp into [min_, max_]. `Tensor([-1, 5]).clip(0, 3).tolist()` -> [0, 3]"""
         if min_ is None and max_ is None:
-            raise ValueError("clip needs at least one of min_ or max_")
+            raise ArgumentError("clip needs at least one of min_ or max_")
         # selects, not maximum/minimum: the gradient is 1 at the bounds themselves, PyTorch's rule; a NaN stays NaN
         # and, as in PyTorch, passes no gradient
         inside = self.isnan().where(self.detach(), self)
@@ -1787,20 +1867,38 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         """Running product along an axis. `Tensor([1, 2, 3]).cumprod().tolist()` -> [1, 2, 6]"""
         return self._scan(axis, "prod")
 
-    def cummax(self, axis: int = 0) -> Tensor:
-        """Running max along an axis (values only, like tinygrad; PyTorch also returns indices).
+    def cummax(self, axis: int = 0) -> tuple[Tensor, Tensor]:
+        """Running max along an axis and the int32 index where each was reached (the latest, on ties), as PyTorch and
+        tinygrad return them. `Tensor([1, 3, 2]).cummax()[0].tolist()` -> [1, 3, 3]"""
+        values = self._scan(axis, "max")
+        return values, self._scan_index(values, axis)
 
-        `Tensor([1, 3, 2]).cummax().tolist()` -> [1, 3, 3]"""
-        return self._scan(axis, "max")
+    def cummin(self, axis: int = 0) -> tuple[Tensor, Tensor]:
+        """Running min along an axis and the int32 index where each was reached (the latest, on ties).
+
+        `Tensor([3, 1, 2]).cummin()[0].tolist()` -> [3, 1, 1]"""
+        flipped = self.logical_not() if self.dtype == dtypes.bool else ~self if dtypes.is_int(self.dtype) else -self
+        best = flipped._scan(axis, "max")
+        values = best.logical_not() if self.dtype == dtypes.bool else ~best if dtypes.is_int(self.dtype) else -best
+        return values, self._scan_index(values, axis)
+
+    def _scan_index(self, values: Tensor, axis: int) -> Tensor:
+        """Where a running extreme was last reached: a running max over the positions where self equals it."""
+        if self.ndim == 0 or self.numel() == 0:
+            return self.zeros_like(dtype=dtypes.int32)
+        axis = self._axis(axis)
+        n = self.shape[axis]
+        position = Tensor.arange(n, device=self.device).reshape((n,) + (1,) * (self.ndim - axis - 1))
+        return self.eq(values).where(position, -1)._scan(axis, "max")
 
     def logcumsumexp(self, axis: int = 0) -> Tensor:
         """log(cumsum(exp(x))), stable. `Tensor([0.0, 0.0]).logcumsumexp().tolist()` -> [0.0, 0.6931...]"""
         return self._float()._scan(axis, "logsumexp")
 
     def _scan(self, axis: int, op: str) -> Tensor:
+        axis = self._axis(axis)
         if self.ndim == 0 or self.numel() == 0:
             return self
-        axis = self._axis(axis)
         x = self.transpose(axis, -1)
         if op == "sum" and (x.dtype == dtypes.bool or (dtypes.is_int(x.dtype) and x.dtype.itemsize < 4)):
             x = x.cast(dtypes.uint32 if dtypes.is_unsigned(x.dtype) else dtypes.int32)
@@ -2287,7 +2385,9 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
         `Tensor([1, 1]).scatter_reduce(0, Tensor([0, 0]), Tensor([2, 3]), "sum").tolist()` -> [6, 1]"""
         if reduce not in ("sum", "prod", "mean", "amax", "amin"):
-            raise ValueError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, got {reduce!r}")
+            raise ArgumentError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, got {reduce!r}")
+        if isinstance(src, Tensor) and src.dtype != self.dtype:
+            raise ArgumentError(f"scatter_reduce: src has dtype {src.dtype}, self {self.dtype}; cast one first")
         dim, src, mask = self._pre_scatter(dim, index, src, "scatter_reduce")
         hit = self._post_scatter(dim, mask.any(dim, keepdim=True), False)
         if reduce in ("sum", "mean"):
@@ -2320,6 +2420,12 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             return flat.shrink(((0, 0),))
         return flat[Tensor(positions.astype(np.int32), device=self.device)]
 
+    def nonzero(self) -> Tensor:
+        """The int32 indices of the nonzero elements, one row per element (reads the values to learn how many).
+
+        `Tensor([[0, 3], [5, 0]]).nonzero().tolist()` -> [[0, 1], [1, 0]]"""
+        return Tensor(np.argwhere(self.numpy()).astype(np.int32), device=self.device)
+
     def _tri(self, diagonal: int, upper: bool) -> Tensor:
         if self.ndim < 2:
             raise ShapeError(f"{'triu' if upper else 'tril'}: needs at least 2 dims, got shape {self.shape}")
@@ -2344,7 +2450,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         `Tensor([[1, 2], [3, 4]]).diagonal().tolist()` -> [1, 4]"""
         a, b = self._axis(dim1), self._axis(dim2)
         if a == b:
-            raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+            raise ArgumentError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
         rest = [d for d in range(self.ndim) if d not in (a, b)]
         x = self.permute(rest + [a, b])
         rows, cols = x.shape[-2:]
@@ -2378,11 +2484,13 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
         `Tensor([1, 2, 3]).roll(1).tolist()` -> [3, 1, 2]"""
         if dims is None:
+            if not isinstance(shifts, int) and len(shifts) != 1:
+                raise ArgumentError(f"roll: {len(shifts)} shifts need as many dims, got dims=None")
             return self.flatten().roll(shifts, 0).reshape(self.shape)
         shift_list = [shifts] if isinstance(shifts, int) else list(shifts)
         dim_list = [dims] if isinstance(dims, int) else list(dims)
         if len(shift_list) != len(dim_list):
-            raise ValueError(f"roll: {len(shift_list)} shifts for {len(dim_list)} dims")
+            raise ArgumentError(f"roll: {len(shift_list)} shifts for {len(dim_list)} dims")
         x = self
         for shift, dim in zip(shift_list, dim_list):
             dim = x._axis(dim)
@@ -2406,7 +2514,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
 
         `[t.tolist() for t in Tensor([1, 2]).meshgrid(Tensor([3]))]` -> [[[1], [2]], [[3], [3]]]"""
         if indexing not in ("ij", "xy"):
-            raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+            raise ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
         tensors = (self, *args)
         shape = [t.numel() for t in tensors]
         positions = list(range(len(tensors)))
@@ -2688,7 +2796,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     @staticmethod
     def scaled_uniform(*shape: Any, **kwargs: Any) -> Tensor:
         """Uniform in [-1, 1) / sqrt(numel). `Tensor.scaled_uniform(2, 3).shape` -> (2, 3)"""
-        shape = _argfix(*shape)
+        shape = _new_shape(*shape)
         bound = _prod(shape) ** -0.5
         return Tensor._init(shape, -bound, bound, None, **kwargs)
 
@@ -2696,7 +2804,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def glorot_uniform(*shape: Any, **kwargs: Any) -> Tensor:
         """Xavier/Glorot uniform: bound sqrt(6 / (shape[0] + prod(shape[1:]))). `Tensor.glorot_uniform(2, 3).shape` ->
         (2, 3)"""
-        shape = _argfix(*shape)
+        shape = _new_shape(*shape)
         bound = (6 / (shape[0] + _prod(shape[1:]))) ** 0.5
         return Tensor._init(shape, -bound, bound, None, **kwargs)
 
@@ -2704,7 +2812,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def kaiming_uniform(*shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
         """He uniform with fan_in = prod(shape[1:]) (tinygrad's default a=0.01). `Tensor.kaiming_uniform(2, 3).shape`
         -> (2, 3)"""
-        shape = _argfix(*shape)
+        shape = _new_shape(*shape)
         bound = math.sqrt(3.0) * math.sqrt(2.0 / (1 + a**2)) / math.sqrt(_prod(shape[1:]))
         return Tensor._init(shape, -bound, bound, None, **kwargs)
 
@@ -2712,7 +2820,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def kaiming_normal(*shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
         """He normal with fan_in = prod(shape[1:]) (tinygrad's default a=0.01). `Tensor.kaiming_normal(2, 3).shape`
         -> (2, 3)"""
-        shape = _argfix(*shape)
+        shape = _new_shape(*shape)
         std = math.sqrt(2.0 / (1 + a**2)) / math.sqrt(_prod(shape[1:]))
         return Tensor._init(shape, 0.0, 0.0, std, **kwargs)
 

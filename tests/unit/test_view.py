@@ -33,7 +33,8 @@ def movement_sequences(draw):
     tracker, reference = ShapeTracker.from_shape(shape), buffer.reshape(shape)
     for _ in range(draw(st.integers(1, 6))):
         current = tracker.shape
-        op = draw(st.sampled_from(["reshape", "permute", "expand", "pad", "shrink", "flip"]))
+        ops = ["reshape", "permute", "expand", "pad", "shrink", "flip"] if current else ["reshape"]
+        op = draw(st.sampled_from(ops))
         if op == "reshape":
             size = int(np.prod(current))
             first = draw(st.sampled_from([d for d in range(1, size + 1) if size % d == 0]))

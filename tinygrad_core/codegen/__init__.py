@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_core import flags
 from tinygrad_core.codegen.lower import LinearProgram, Plan, canonicalize, lower
 from tinygrad_core.kernel import Kernel
-from tinygrad_core.runtime import CompileError
 from tinygrad_core.ops import Ops
+from tinygrad_core.runtime import CompileError
 
 if TYPE_CHECKING:
     from tinygrad_core.runtime import CompiledDevice, Program
@@ -89,12 +89,15 @@ def compile_kernel(device: CompiledDevice, kernel: Kernel, noalias: bool = True)
     from tinygrad_core.codegen import opt
 
     start = time.perf_counter()
-    parts, scratch = opt.split(canonicalize(kernel), device)
+    noopt = flags.NOOPT.value >= 1
+    canonical = canonicalize(kernel)
+    whole: list[int] = []
+    parts, scratch = ([(canonical, tuple(range(len(kernel.bufs))))], whole) if noopt else opt.split(canonical, device)
     steps = []
     for part, bufs in parts:
         part = canonicalize(part) if len(parts) > 1 else part
-        plan = opt.choose_plan(part, device)
-        if flags.BEAM.value >= 1:
+        plan = Plan() if noopt else opt.choose_plan(part, device)
+        if flags.BEAM.value >= 1 and not noopt:
             from tinygrad_core.codegen import search
 
             plan = search.best_plan(part, device, plan, repr(kernel_key(part)))

@@ -204,8 +204,10 @@ class BatchNorm:
             if Tensor.training and self.track_running_stats:
                 count = x.numel() // x.shape[1]
                 unbiased = var.detach() * (count / max(count - 1, 1))
-                self.running_mean.assign((1 - self.momentum) * self.running_mean + self.momentum * mean.detach())
-                self.running_var.assign((1 - self.momentum) * self.running_var + self.momentum * unbiased)
+                new_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean.detach()
+                new_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
+                self.running_mean.assign(new_mean.cast(self.running_mean.dtype))
+                self.running_var.assign(new_var.cast(self.running_var.dtype))
                 self.num_batches_tracked.assign(self.num_batches_tracked + 1)
         else:
             mean, var = self.running_mean, self.running_var

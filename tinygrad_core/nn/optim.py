@@ -167,11 +167,11 @@ class SGD(Optimizer):
             if not self.classic:
                 grad = grad * lr
             if self.momentum:
-                buf = self.b[index].assign(self.momentum * self.b[index] + grad)
+                buf = self.b[index].assign((self.momentum * self.b[index] + grad).cast(self.b[index].dtype))
                 grad = grad + self.momentum * buf if self.nesterov else buf
             if self.classic:
                 grad = grad * lr
-            param.assign(param.detach() - grad.to(param.device))
+            param.assign(param.detach() - grad.to(param.device).cast(param.dtype))
         return self.b
 
 
@@ -205,7 +205,7 @@ class Muon(Optimizer):
             assert param.grad is not None
             grad = self._here(param.grad)
             if self.momentum:
-                buf = self.b[index].assign(self.momentum * self.b[index] + grad)
+                buf = self.b[index].assign((self.momentum * self.b[index] + grad).cast(self.b[index].dtype))
                 grad = grad + self.momentum * buf if self.nesterov else buf
             rows = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)
             grad = rows.newton_schulz(self.ns_steps, self.ns_coefficients).reshape(grad.shape) * lr
@@ -248,8 +248,10 @@ class LAMB(Optimizer):
         for index, param in enumerate(self.params):
             assert param.grad is not None
             grad = self._here(param.grad)
-            m = self.m[index].assign(self.b1 * self.m[index] + (1.0 - self.b1) * grad)
-            v = self.v[index].assign(self.b2 * self.v[index] + (1.0 - self.b2) * grad.square())
+            m = self.m[index].assign((self.b1 * self.m[index] + (1.0 - self.b1) * grad).cast(self.m[index].dtype))
+            v = self.v[index].assign(
+                (self.b2 * self.v[index] + (1.0 - self.b2) * grad.square()).cast(self.v[index].dtype)
+            )
             m_hat = m / (1.0 - self.b1_t.reshape(()))
             v_hat = v / (1.0 - self.b2_t.reshape(()))
             update = m_hat / (v_hat.sqrt() + self.eps)
@@ -260,7 +262,7 @@ class LAMB(Optimizer):
                 update_norm = update.square().sum().sqrt()
                 ratio = (param_norm > 0).where((update_norm > 0).where(param_norm / update_norm, 1.0), 1.0)
                 update = update * ratio
-            param.assign(param.detach() - (lr * update).to(param.device))
+            param.assign(param.detach() - (lr * update).to(param.device).cast(param.dtype))
         return [self.b1_t, self.b2_t, *self.m, *self.v]
 
 

@@ -166,3 +166,15 @@ def test_a_compiler_that_fails_on_vectors_gets_plain_loops(tmp_path, monkeypatch
     sources = [step.source for compiled in device._programs.values() for step in compiled.steps]
     assert not any("float16 " in src or "float8 " in src for src in sources)  # ...the kernel that ran has none
     np.testing.assert_allclose(item.bufs[0].numpy(), np.exp(a) * 3, rtol=1e-5)
+
+
+def test_noopt_builds_plain_loops_with_the_same_results():
+    a, b = np.random.default_rng(0).standard_normal((2, 48, 40)).astype(np.float32)
+    expected = (Tensor(a, device="CLANG") @ Tensor(b.T, device="CLANG")).numpy()
+    with flags.Context(NOOPT=1, DEBUG=0):
+        plain = (Tensor(a, device="CLANG") @ Tensor(b.T, device="CLANG")).numpy()
+    np.testing.assert_allclose(plain, expected, rtol=1e-5)
+    programs = Device["CLANG"]._programs
+    plain_builds = [compiled for (_, (_, noopt)), compiled in programs.items() if noopt]
+    assert plain_builds
+    assert all(step.plan == Plan() for compiled in plain_builds for step in compiled.steps)
