@@ -35,8 +35,9 @@ class ArgumentError(TinygradError, ValueError, RuntimeError):
     raises RuntimeError for most of these, tinygrad ValueError, so this is both."""
 
 
-class DTypeError(TinygradError, AttributeError, TypeError):
-    """A dtype name that doesn't exist (`dtype="typo"`): tinygrad raises AttributeError, PyTorch TypeError."""
+class DTypeError(TinygradError, AttributeError, TypeError, RuntimeError):
+    """A dtype that doesn't exist (`dtype="typo"`: tinygrad raises AttributeError, PyTorch TypeError) or that an op
+    doesn't take (`&` of floats: PyTorch raises RuntimeError), so this is all three."""
 
 
 class JitError(TinygradError, RuntimeError):

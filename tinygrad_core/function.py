@@ -338,7 +338,7 @@ def _equal(x: Value, value: float) -> Value:
 
 def power(base: Value, exponent: Value) -> Value:
     """base ** exponent for floats of one shape: exp(exponent * log|base|), then the sign for negative bases (odd
-    integer exponents flip it, non-integer ones give nan) and 1 wherever the exponent is 0 (0 ** 0 included)."""
+    integer exponents flip it, non-integer ones give nan but for -inf) and 1 wherever the exponent is 0 (0 ** 0 too)."""
     magnitude = base.alu(Ops.MAX, base.alu(Ops.NEG))
     logged = exponent.alu(Ops.MUL, _log(magnitude)).alu(Ops.MUL, base.const_like(1 / math.log(2))).alu(Ops.EXP2)
     truncated = exponent.alu(Ops.TRUNC)
@@ -347,7 +347,10 @@ def power(base: Value, exponent: Value) -> Value:
     odd = integer.alu(Ops.AND, halved.alu(Ops.TRUNC).alu(Ops.CMPNE, halved))
     negative = base.alu(Ops.CMPLT, base.const_like(0))
     signed = negative.alu(Ops.AND, odd).alu(Ops.WHERE, logged.alu(Ops.NEG), logged)
-    signed = negative.alu(Ops.AND, integer.alu(Ops.NEG)).alu(Ops.WHERE, base.const_like(math.nan), signed)
+    # a finite negative base to a non-integer power is nan; -inf to one is inf or 0, as C's pow gives
+    finite = base.alu(Ops.CMPNE, base.const_like(-math.inf))
+    complex_result = negative.alu(Ops.AND, integer.alu(Ops.NEG)).alu(Ops.AND, finite)
+    signed = complex_result.alu(Ops.WHERE, base.const_like(math.nan), signed)
     return _equal(exponent, 0).alu(Ops.WHERE, base.const_like(1), signed)
 
 

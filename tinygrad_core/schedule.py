@@ -144,6 +144,7 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
             if any(read.buffer is base.buffer and not st.contiguous for read, st in reads):
                 _value_into_own_buffer(base, bases, realized)
 
+    split: set[LazyBuffer] = set()
     while True:
         items, outputs, inputs = _kernels(bases, wanted, set(realized))
         order, stuck = _readers_before_assigns(items, outputs, inputs)
@@ -151,21 +152,27 @@ def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:
             return order
         # rule 6: ASSIGNs that must each run before another (each reads what another overwrites) compute their
         # values into buffers of their own; the ASSIGNs then only copy, after every reader of the old contents
-        splittable = [base for base in stuck if base.op is Ops.ASSIGN and base.srcs[0].op is not Ops.CONTIGUOUS]
+        splittable = [base for base in stuck if base.op is Ops.ASSIGN and base not in split]
         if not splittable:
             raise RuntimeError("internal: a kernel reads both the old and the assigned contents of one buffer")
         for base in splittable:
             _value_into_own_buffer(base, bases, realized)
+            split.add(base)
 
 
 def _value_into_own_buffer(assign: LazyBuffer, bases: list[LazyBuffer], realized: set[LazyBuffer]) -> None:
     """Rules 3 and 6: the ASSIGN's value becomes a kernel of its own and the ASSIGN copies it into the target. The
     other kernels of this schedule that read the ASSIGN read that copy instead, so a kernel may read a buffer's old
     contents and its new ones (the copy) at once."""
-    # NOTE: a new CONTIGUOUS node, not the value's base: that base may be the target itself
     (value,) = assign.srcs
-    copy = LazyBuffer(value.device, ShapeTracker.from_shape(value.shape), value.dtype, Ops.CONTIGUOUS, (value,))
-    assign.srcs = (copy,)
+    if value.op is Ops.CONTIGUOUS and value in realized:  # already a buffer of its own (rule 3, or the user's)
+        copy = value
+    else:
+        # NOTE: a new CONTIGUOUS node, not the value's base: that base may be the target itself
+        copy = LazyBuffer(value.device, ShapeTracker.from_shape(value.shape), value.dtype, Ops.CONTIGUOUS, (value,))
+        assign.srcs = (copy,)
+        bases.insert(bases.index(assign), copy)
+        realized.add(copy)
     for base in bases:
         if base is not assign and any(src.base is assign for src in base.srcs):
             base.srcs = tuple(
@@ -174,8 +181,6 @@ def _value_into_own_buffer(assign: LazyBuffer, bases: list[LazyBuffer], realized
                 else src
                 for src in base.srcs
             )
-    bases.insert(bases.index(assign), copy)
-    realized.add(copy)
 
 
 def _kernels(

@@ -14,7 +14,7 @@ import numpy as np
 from tinygrad_core import function as F
 from tinygrad_core.devices import Device
 from tinygrad_core.dtype import DType, dtypes, least_upper_dtype, least_upper_float, to_dtype
-from tinygrad_core.errors import ArgumentError, JitError, ShapeError
+from tinygrad_core.errors import ArgumentError, DTypeError, JitError, ShapeError
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
@@ -1310,7 +1310,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
     def _bitwise(self, op: Ops, x: TensorLike, reverse: bool, name: str) -> Tensor:
         a, b = self._broadcasted(x, reverse, name)
         if dtypes.is_float(a.dtype):
-            raise TypeError(f"{name} needs integer or bool tensors, got {a.dtype}")
+            raise DTypeError(f"{name} needs integer or bool tensors, got {a.dtype}")
         return F.NoGrad.apply(a, b, result=a.lazydata.alu(op, b.lazydata))
 
     def bitwise_and(self, x: TensorLike, reverse: bool = False) -> Tensor:
@@ -2346,6 +2346,8 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
             )
         if not isinstance(src, Tensor):
             src = Tensor.full(index.shape, src, dtype=self.dtype, device=self.device)
+        elif src.dtype != self.dtype:
+            raise ArgumentError(f"{op}: src has dtype {src.dtype}, the tensor {self.dtype}; cast one first")
         if src.ndim != index.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
             raise ShapeError(f"{op}: index {index.shape} is larger than src {src.shape} in some dim")
         src = src.shrink([(0, i) for i in index.shape]).cast(self.dtype)

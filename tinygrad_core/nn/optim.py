@@ -86,9 +86,9 @@ class Optimizer:
         self.device = Device.canonicalize(device) if device is not None else self.params[0].device
         self.lr = _scalar(lr, self.device)
 
-    def _here(self, tensor: Tensor) -> Tensor:
-        """`tensor` on the optimizer's device (an explicit copy when it lives elsewhere)."""
-        return tensor.to(self.device)
+    def _state_device(self, state: list[Tensor], index: int) -> str:
+        """Where parameter `index`'s update is computed: with its state, which may have moved (tensor.to_("CPU"))."""
+        return state[index].device if state else self.device
 
     def zero_grad(self) -> None:
         """Forget the gradients: the next backward() starts from zero."""
@@ -158,12 +158,13 @@ class SGD(Optimizer):
         self.b = [_state_like(param, self.device) for param in self.params] if momentum else []
 
     def _step(self) -> list[Tensor]:
-        lr = self._lr(self.device)
         for index, param in enumerate(self.params):
             assert param.grad is not None
-            grad = self._here(param.grad)
+            device = self._state_device(self.b, index)
+            lr = self._lr(device)
+            grad = param.grad.to(device)
             if self.wd:
-                grad = grad + self.wd * self._here(param.detach())
+                grad = grad + self.wd * param.detach().to(device)
             if not self.classic:
                 grad = grad * lr
             if self.momentum:
@@ -200,17 +201,18 @@ class Muon(Optimizer):
         self.b = [_state_like(param, self.device) for param in self.params] if momentum else []
 
     def _step(self) -> list[Tensor]:
-        lr = self._lr(self.device)
         for index, param in enumerate(self.params):
             assert param.grad is not None
-            grad = self._here(param.grad)
+            device = self._state_device(self.b, index)
+            lr = self._lr(device)
+            grad = param.grad.to(device)
             if self.momentum:
                 buf = self.b[index].assign((self.momentum * self.b[index] + grad).cast(self.b[index].dtype))
                 grad = grad + self.momentum * buf if self.nesterov else buf
             rows = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)
             grad = rows.newton_schulz(self.ns_steps, self.ns_coefficients).reshape(grad.shape) * lr
             if self.wd:
-                grad = grad + self.wd * lr * self._here(param.detach())
+                grad = grad + self.wd * lr * param.detach().to(device)
             param.assign(param.detach() - grad.cast(param.dtype).to(param.device))
         return self.b
 
@@ -244,21 +246,22 @@ class LAMB(Optimizer):
     def _step(self) -> list[Tensor]:
         self.b1_t.assign(self.b1_t * self.b1)
         self.b2_t.assign(self.b2_t * self.b2)
-        lr = self._lr(self.device)
         for index, param in enumerate(self.params):
             assert param.grad is not None
-            grad = self._here(param.grad)
+            device = self._state_device(self.m, index)
+            lr = self._lr(device)
+            grad = param.grad.to(device)
             m = self.m[index].assign((self.b1 * self.m[index] + (1.0 - self.b1) * grad).cast(self.m[index].dtype))
             v = self.v[index].assign(
                 (self.b2 * self.v[index] + (1.0 - self.b2) * grad.square()).cast(self.v[index].dtype)
             )
-            m_hat = m / (1.0 - self.b1_t.reshape(()))
-            v_hat = v / (1.0 - self.b2_t.reshape(()))
+            m_hat = m / (1.0 - self.b1_t.to(device).reshape(()))
+            v_hat = v / (1.0 - self.b2_t.to(device).reshape(()))
             update = m_hat / (v_hat.sqrt() + self.eps)
             if self.wd:
-                update = update + self.wd * self._here(param.detach())
+                update = update + self.wd * param.detach().to(device)
             if not self.adam:
-                param_norm = self._here(param.detach()).square().sum().sqrt()
+                param_norm = param.detach().to(device).square().sum().sqrt()
                 update_norm = update.square().sum().sqrt()
                 ratio = (param_norm > 0).where((update_norm > 0).where(param_norm / update_norm, 1.0), 1.0)
                 update = update * ratio

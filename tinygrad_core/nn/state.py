@@ -87,6 +87,12 @@ def get_parameters(obj: Any) -> list[Tensor]:
     return params
 
 
+def _counter(key: str) -> bool:
+    """BatchNorm's step counter: PyTorch writes one for every BatchNorm (0-d int64); ours may lack it or differ in
+    dtype and shape, and a counter of any int type and one element loads."""
+    return key.endswith("num_batches_tracked")
+
+
 def load_state_dict(
     model: Any,
     state_dict: Mapping[str, Tensor],
@@ -107,7 +113,7 @@ def load_state_dict(
     problems = []
     missing = [key for key in model_state if key not in state_dict]
     # PyTorch writes num_batches_tracked for every BatchNorm: one of ours without running statistics has none
-    unexpected = [key for key in state_dict if key not in model_state and not key.endswith("num_batches_tracked")]
+    unexpected = [key for key in state_dict if key not in model_state and not _counter(key)]
     if strict and missing:
         problems.append(f"missing keys (in the model, not in state_dict): {', '.join(missing)}")
     if strict and unexpected:
@@ -118,9 +124,9 @@ def load_state_dict(
         source = state_dict[key]
         if not isinstance(source, Tensor):
             problems.append(f"{key}: expected a Tensor, got {type(source).__name__}")
-        elif source.shape != target.shape:
+        elif source.shape != target.shape and not (_counter(key) and source.numel() == target.numel()):
             problems.append(f"{key}: shape {source.shape} in state_dict, {target.shape} in the model")
-        elif source.dtype != target.dtype and not key.endswith("num_batches_tracked"):  # a counter: any int will do
+        elif source.dtype != target.dtype and not _counter(key):
             problems.append(f"{key}: dtype {source.dtype} in state_dict, {target.dtype} in the model (cast it first)")
     if problems:
         listing = "\n  ".join(problems)
@@ -141,7 +147,7 @@ def load_state_dict(
         ):
             # give the target memory of its own, so the assign below copies instead of aliasing state_dict's buffer
             target.replace(Tensor.empty(*target.shape, dtype=target.dtype, device=target.device))
-        target.assign(state_dict[key].to(target.device).detach().cast(target.dtype))
+        target.assign(state_dict[key].to(target.device).detach().cast(target.dtype).reshape(target.shape))
         loaded.append(target)
         if consume:
             del state_dict[key]  # type: ignore[attr-defined]
