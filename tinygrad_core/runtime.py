@@ -155,6 +155,11 @@ class CompileError(DeviceError):
     """A generated kernel failed to compile; the message carries the compiler's own output."""
 
 
+class CompilerCrash(CompileError):
+    """The compiler itself crashed (a signal, an internal error), not the source: codegen retries the kernel with a
+    plainer plan (no vectors) before reporting it."""
+
+
 class Compiler:
     """Turns source into a binary. `compile_cached` keeps every result on disk under CACHEDIR, keyed by a hash of the
     source, the compiler's `identity` (name, version, flags), so a changed compiler or flag never reuses a binary.

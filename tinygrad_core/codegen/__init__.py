@@ -14,7 +14,7 @@ from tinygrad_core import flags
 from tinygrad_core.codegen.lower import LinearProgram, Plan, canonicalize, lower
 from tinygrad_core.kernel import Kernel
 from tinygrad_core.ops import Ops
-from tinygrad_core.runtime import CompileError
+from tinygrad_core.runtime import CompilerCrash
 
 if TYPE_CHECKING:
     from tinygrad_core.runtime import CompiledDevice, Program
@@ -103,8 +103,8 @@ def compile_kernel(device: CompiledDevice, kernel: Kernel, noalias: bool = True)
             plan = search.best_plan(part, device, plan, repr(kernel_key(part)))
         try:
             steps.append(build_step(device, part, plan, bufs, noalias))
-        except CompileError as e:
-            # a compiler that can't build the tuned plan (clang 15 crashes on some wide-vector code) gets plain loops
+        except CompilerCrash as e:
+            # a compiler that crashes on the tuned plan (clang 15 does on some wide-vector code) gets plain loops
             plain = dataclasses.replace(plan, upcast=(), vector=None, width=1, stage=(), split_acc=False)
             if plain == plan:
                 raise

@@ -11,7 +11,7 @@ from tinygrad_clang import runtime as clang_runtime
 
 from tinygrad_core import Device, Tensor, flags
 from tinygrad_core.codegen.lower import Plan
-from tinygrad_core.runtime import CompileError, Compiler
+from tinygrad_core.runtime import CompileError, Compiler, CompilerCrash
 
 pytestmark = pytest.mark.skipif(
     clang_runtime.why_unavailable() is not None, reason=str(clang_runtime.why_unavailable())
@@ -153,7 +153,7 @@ def test_a_compiler_that_fails_on_vectors_gets_plain_loops(tmp_path, monkeypatch
         def compile(self, src: str) -> bytes:
             if any(f"float{n} " in src for n in (4, 8, 16)):
                 rejected.append(src)
-                raise CompileError("a compiler that crashes on vector code")
+                raise CompilerCrash("a compiler that crashes on vector code")
             return super().compile(src)
 
     device = clang_runtime.ClangDevice("CLANG")

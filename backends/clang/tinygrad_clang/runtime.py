@@ -10,6 +10,7 @@ import importlib.util
 import io
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -69,10 +70,12 @@ class ClangCompiler(runtime.Compiler):
                 [self.cc, *self.args, "-x", "c", "-", *_LINK_ARGS, "-o", out], input=src, capture_output=True, text=True
             )
             if result.returncode != 0:
-                name = src.rpartition("void ")[2].partition("(")[0] or "kernel"
-                raise runtime.CompileError(
-                    f"{os.path.basename(self.cc)} failed to compile {name} (exit {result.returncode}); "
-                    f"DEBUG=4 prints the source:\n{result.stderr.strip()}"
+                name = next(iter(re.findall(r"void (\w+)\(", src)), "kernel")
+                crashed = result.returncode < 0 or "PLEASE submit a bug report" in result.stderr
+                error = runtime.CompilerCrash if crashed else runtime.CompileError
+                raise error(
+                    f"{os.path.basename(self.cc)} {'crashed compiling' if crashed else 'failed to compile'} {name} "
+                    f"(exit {result.returncode}); DEBUG=4 prints the source:\n{result.stderr.strip()}"
                 )
             with open(out, "rb") as f:
                 return f.read()
