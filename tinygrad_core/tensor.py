@@ -3,7 +3,6 @@ those."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import typing
 from collections.abc import Iterator, Sequence
@@ -468,7 +467,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         count = _prod(shape)
         raw = (ctypes.c_char * (count * kind.itemsize)).from_address(ptr)
         storage = np.uint16 if kind == dtypes.bfloat16 else kind.np
-        array = np.frombuffer(raw, dtype=storage, count=count).reshape(shape).copy()
+        array = np.frombuffer(bytes(raw), dtype=storage, count=count).reshape(shape)
         if kind == dtypes.bfloat16:
             return Tensor(
                 LazyBuffer.from_numpy(array, kind, Device.canonicalize(kwargs.pop("device", None) or Device.DEFAULT)),
@@ -620,7 +619,7 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         return self
 
     @staticmethod
-    def train(mode: bool = True) -> contextlib.ContextDecorator:
+    def train(mode: bool = True) -> F.ThreadOverride:
         """`with Tensor.train():` (or `@Tensor.train()`) turns training on in this thread for the block."""
         return F.ThreadOverride("training", mode)
 
@@ -1429,18 +1428,18 @@ class Tensor(_BuiltinNamedCasts, metaclass=_TensorType):
         """self ** x; integer tensors to integer powers stay integers (exact), as in PyTorch and tinygrad.
 
         `(Tensor([2.0]) ** 3).tolist()` -> [8.0]"""
-        scalar_int = isinstance(x, int) and not isinstance(x, bool)
-        if not reverse and scalar_int and not dtypes.is_float(self.dtype) and self.dtype != dtypes.bool:
-            if x < 0:
+        scalar = None if reverse or isinstance(x, (Tensor, bool)) else x
+        if isinstance(scalar, int) and not dtypes.is_float(self.dtype) and self.dtype != dtypes.bool:
+            if scalar < 0:
                 raise ArgumentError(f"pow: integers to negative integer powers are not allowed ({self.dtype} ** {x})")
-            return self._int_pow_scalar(x)
-        if not reverse and (scalar_int or isinstance(x, float)) and float(x).is_integer() and abs(x) <= 16:
-            if x == 0:
+            return self._int_pow_scalar(scalar)
+        if scalar is not None and float(scalar).is_integer() and abs(scalar) <= 16:
+            if scalar == 0:
                 return F.NoGrad.apply(self, result=self.lazydata.const_like(1))
             # repeated products: exact, and their gradient is right at 0 too
-            base = self if x > 0 else self.reciprocal()
+            base = self if scalar > 0 else self.reciprocal()
             result = base
-            for _ in range(int(abs(x)) - 1):
+            for _ in range(int(abs(scalar)) - 1):
                 result = result * base
             return result
         base, exponent = self._broadcasted(x, reverse, "pow")
@@ -3095,7 +3094,7 @@ def _from_host(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
     return LazyBuffer.from_numpy(np.array(array, dtype=dtype.np, order="C"), dtype, device)
 
 
-def no_grad() -> contextlib.ContextDecorator:
+def no_grad() -> F.ThreadOverride:
     """`with no_grad():` (or `@no_grad()`) records no autodiff graph in this thread for the block.
 
     `Tensor.no_grad = True` turns it off for every thread."""

@@ -160,6 +160,7 @@ def test_a_compiler_that_fails_on_vectors_gets_plain_loops(tmp_path, monkeypatch
     monkeypatch.setattr(device, "compiler", NoVectors())
     a = np.linspace(-3, 3, 256, dtype=np.float32)
     (item,) = create_schedule([(Tensor(a, device="CLANG").exp() * 3).lazydata])
+    assert item.kernel is not None
     with flags.Context(CACHEDIR=str(tmp_path)):
         device.run(item.kernel, [buf.handle for buf in item.bufs])
     assert rejected  # the tuned plan used vectors...
@@ -174,7 +175,9 @@ def test_noopt_builds_plain_loops_with_the_same_results():
     with flags.Context(NOOPT=1, DEBUG=0):
         plain = (Tensor(a, device="CLANG") @ Tensor(b.T, device="CLANG")).numpy()
     np.testing.assert_allclose(plain, expected, rtol=1e-5)
-    programs = Device["CLANG"]._programs
+    clang = Device["CLANG"]
+    assert isinstance(clang, clang_runtime.ClangDevice)
+    programs = clang._programs
     plain_builds = [compiled for (_, (_, noopt)), compiled in programs.items() if noopt]
     assert plain_builds
     assert all(step.plan == Plan() for compiled in plain_builds for step in compiled.steps)
