@@ -61,7 +61,7 @@ def run(device: str, cachedir: str) -> dict[str, list[float]]:
 
 def compiled_backends() -> list[str]:
     from tinygrad_core import Device
-    from tinygrad_core.runtime import CompiledDevice
+    from tinygrad_core.codegen import CompiledDevice
 
     names = [spec.name for spec in Device.backends() if Device.why_unavailable(spec.name) is None]
     return [name for name in names if isinstance(Device[name], CompiledDevice)]

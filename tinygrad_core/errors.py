@@ -21,6 +21,15 @@ class DeviceError(TinygradError, RuntimeError):
     """A device can't be used: unknown, not installed, unavailable here, a bad index, or mixed devices."""
 
 
+class CompileError(DeviceError):
+    """A generated kernel failed to compile; the message carries the compiler's own output."""
+
+
+class CompilerCrash(CompileError):
+    """The compiler itself crashed (a signal, an internal error), not the source: codegen retries the kernel with a
+    plainer plan (no vectors) before reporting it."""
+
+
 class PluginError(TinygradError, RuntimeError):
     """A backend plugin is broken: wrong plugin API version, a device name claimed twice, a malformed hook."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_core.devices import Device
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import DeviceError
 from tinygrad_core.ops import ALU, COMPARISONS, Ops
@@ -39,7 +40,7 @@ class LazyBuffer:
     # --- construction ---
     @staticmethod
     def from_numpy(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
-        buffer = Buffer(device, array.size, dtype)
+        buffer = Buffer(Device[device], array.size, dtype)
         if array.size:
             buffer.copyin(array)
         return LazyBuffer(device, ShapeTracker.from_shape(array.shape), dtype, buffer=buffer)
@@ -54,7 +55,9 @@ class LazyBuffer:
 
     @staticmethod
     def empty(shape: Shape, dtype: DType, device: str) -> LazyBuffer:
-        return LazyBuffer(device, ShapeTracker.from_shape(shape), dtype, buffer=Buffer(device, math.prod(shape), dtype))
+        return LazyBuffer(
+            device, ShapeTracker.from_shape(shape), dtype, buffer=Buffer(Device[device], math.prod(shape), dtype)
+        )
 
     def const_like(self, value: Any) -> LazyBuffer:
         return LazyBuffer.const(value, self.dtype, self.device, self.shape)
@@ -75,9 +78,6 @@ class LazyBuffer:
     @property
     def realized(self) -> bool:
         return self.base.op is None
-
-    def is_unrealized_const(self) -> bool:
-        return self.base.op is Ops.CONST
 
     def __repr__(self) -> str:
         what = "realized" if self.realized else self.base.op

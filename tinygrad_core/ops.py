@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum, auto
 
 # (major, minor). A backend declaring another major, or a newer minor than ours, is refused at registration.
-PLUGIN_API: tuple[int, int] = (1, 1)
+PLUGIN_API: tuple[int, int] = (2, 0)
 
 
 class Ops(Enum):
@@ -39,7 +39,6 @@ class Ops(Enum):
     SHR = auto()
     # --- ternary ---
     WHERE = auto()  # WHERE(cond: bool, a, b)
-    MULACC = auto()  # MULACC(a, b, c) = a * b + c
     # --- reduce: the REDUCE node's arg is (SUM | MAX, axes) ---
     SUM = auto()
     # MAX above doubles as the reduce op
@@ -66,7 +65,7 @@ UNARY = frozenset({Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.SQRT, Ops.RECIP, Ops.NEG, Op
 BINARY = frozenset(
     {Ops.ADD, Ops.MUL, Ops.IDIV, Ops.MOD, Ops.MAX, Ops.CMPLT, Ops.CMPNE} | {Ops.AND, Ops.OR, Ops.XOR, Ops.SHL, Ops.SHR}
 )
-TERNARY = frozenset({Ops.WHERE, Ops.MULACC})
+TERNARY = frozenset({Ops.WHERE})
 ALU = UNARY | BINARY | TERNARY
 REDUCE_OPS = frozenset({Ops.SUM, Ops.MAX})
 MOVEMENT = frozenset({Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP})

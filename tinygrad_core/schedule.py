@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinygrad_core import flags
+from tinygrad_core.devices import Device
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import DeviceError
 from tinygrad_core.helpers import GlobalCounters
@@ -270,13 +271,11 @@ def _readers_before_assigns(
 
 def _with_buffer(base: LazyBuffer) -> LazyBuffer:
     if base.buffer is None:
-        base.buffer = Buffer(base.device, base.size, base.dtype)
+        base.buffer = Buffer(Device[base.device], base.size, base.dtype)
     return base
 
 
 def _check_dtypes(device: str, used: set[DType]) -> None:
-    from tinygrad_core.devices import Device
-
     dev = Device[device]
     missing = sorted((d for d in used if d not in dev.dtypes), key=lambda d: d.priority)
     if missing:
@@ -302,8 +301,6 @@ def capture() -> Iterator[list[ScheduleItem]]:
 
 
 def run_schedule(items: list[ScheduleItem]) -> None:
-    from tinygrad_core.devices import Device
-
     if _captures:
         _captures[-1].extend(items)
 
@@ -367,12 +364,10 @@ class _Template:
 
     def supported(self) -> bool:
         """Whether the devices still compute every dtype used (a backend registered again may have fewer)."""
-        from tinygrad_core.devices import Device
-
         return all(used <= Device[device].dtypes for device, used in self.dtypes)
 
     def items_for(self, nodes: list[LazyBuffer]) -> list[ScheduleItem]:
-        scratch = [Buffer(device, size, dtype) for device, size, dtype in self.scratch]
+        scratch = [Buffer(Device[device], size, dtype) for device, size, dtype in self.scratch]
 
         def buffer(slot: int) -> Buffer:
             return _with_buffer(nodes[slot]).buffer if slot < len(nodes) else scratch[slot - len(nodes)]  # type: ignore[return-value]

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from tinygrad_core import Tensor, flags
-from tinygrad_core.codegen import kernel_key, opt
+from tinygrad_core.codegen import Compiler, opt
+from tinygrad_core.codegen.build import kernel_key
 from tinygrad_core.codegen.cstyle import CStyleRenderer
 from tinygrad_core.codegen.lower import Plan, U, canonicalize, lower
 from tinygrad_core.codegen.symbolic import NEVER, Div, Lin, in_range
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.ops import Ops
-from tinygrad_core.runtime import Compiler
 from tinygrad_core.schedule import create_schedule
 
 

@@ -4,7 +4,6 @@ Executed for real by the Metal backend's emulated tests (backends/metal/tests/te
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
@@ -15,6 +14,7 @@ from tinygrad_core.codegen.opt import choose_plan
 from tinygrad_core.dtype import dtypes
 from tinygrad_core.kernel import Kernel
 from tinygrad_core.ops import Ops
+from tinygrad_core.runtime import Capabilities
 from tinygrad_core.testing.kernels import kernel, load, reduce, tracker
 
 F32 = dtypes.float32
@@ -37,17 +37,16 @@ def row_sum(rows: int, cols: int) -> Kernel:
     return canonicalize(kernel(value, (rows, 1), [(F32, rows * cols)]))
 
 
-def device(renderer: CStyleRenderer) -> SimpleNamespace:
-    return SimpleNamespace(renderer=renderer, threads=1)
+GROUPS = Capabilities(group_reductions=True)
 
 
 def test_group_plans_only_where_the_dialect_has_shared_memory() -> None:
     k = row_sum(8, 256)
-    assert choose_plan(k, device(CStyleRenderer())).group == 1
-    plan = choose_plan(k, device(SharedDialect()))
+    assert choose_plan(k, CStyleRenderer(), GROUPS).group == 1
+    plan = choose_plan(k, SharedDialect(), GROUPS)
     assert plan.group == 256
     assert plan.parallel == 0
-    assert choose_plan(row_sum(8, 8), device(SharedDialect())).group == 1  # too short to be worth a threadgroup
+    assert choose_plan(row_sum(8, 8), SharedDialect(), GROUPS).group == 1  # too short to be worth a threadgroup
 
 
 def test_group_lowering_splits_the_reduce_and_combines_after_a_barrier() -> None:

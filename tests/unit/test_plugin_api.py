@@ -1,7 +1,8 @@
 """The plugin API is versioned: the contract a backend compiles against can't change without PLUGIN_API changing.
 
 CONTRACT records, per PLUGIN_API, what a backend sees: the op set and its groups, the kernel IR's fields, the hook
-specs, BackendSpec, and the methods and capability attributes of runtime.Allocator and runtime.Device. Change any of
+specs, BackendSpec, the methods and capability attributes of runtime.Allocator and runtime.Device, the Capabilities
+record, and the surface compiled backends build on (codegen's Compiler, Program and CompiledDevice). Change any of
 them and this test fails until PLUGIN_API is bumped (major: old backends break; minor: an addition they may ignore),
 the conformance kit covers the change, and a new entry is added here.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
-from tinygrad_core import devices, hookspecs, kernel, ops, runtime
+from tinygrad_core import codegen, devices, hookspecs, kernel, ops, runtime
 
 CONTRACT = {
     (1, 0): """
@@ -44,6 +45,52 @@ Device capabilities dtypes missing_dtype_reason max_buffer_size known_failures
 # each version is the one before plus what it adds (the comparison ignores line order)
 # 1.1: Device.bind, a launch prepared once for TinyJit to replay; the default calls run()
 CONTRACT[(1, 1)] = CONTRACT[(1, 0)] + "Device.bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]\n"
+# 2.0: MULACC left the op set (nothing produced it); compiled backends import Compiler, Program and CompiledDevice
+# from tinygrad_core.codegen (runtime.py is the contract only), CompileError from tinygrad_core.errors; a device
+# declares what codegen may assume in a typed Capabilities record instead of loose attributes
+CONTRACT[(2, 0)] = """
+ops EXP2 LOG2 SIN SQRT RECIP NEG TRUNC CAST BITCAST ADD MUL IDIV
+ops MOD MAX CMPLT CMPNE AND OR XOR SHL SHR WHERE SUM RESHAPE
+ops PERMUTE EXPAND PAD SHRINK FLIP CONST EMPTY COPY CONTIGUOUS ASSIGN LOAD STORE
+ops REDUCE
+UNARY BITCAST CAST EXP2 LOG2 NEG RECIP SIN SQRT TRUNC
+BINARY ADD AND CMPLT CMPNE IDIV MAX MOD MUL OR SHL SHR XOR
+TERNARY WHERE
+REDUCE_OPS MAX SUM
+MOVEMENT EXPAND FLIP PAD PERMUTE RESHAPE SHRINK
+BUFFER_OPS ASSIGN CONST CONTIGUOUS COPY EMPTY
+KNode op dtype src arg
+Kernel ast bufs
+BufferSpec dtype size
+BackendSpec name device aliases api_version priority availability device_count pip distribution version
+hook register_backend() -> BackendSpec | list[BackendSpec] | None
+Allocator.alloc(self, nbytes: int) -> Any
+Allocator.free(self, handle: Any, nbytes: int) -> None
+Allocator.copyin(self, handle: Any, src: memoryview) -> None
+Allocator.copyout(self, dest: memoryview, handle: Any) -> None
+Device.__init__(self, name: str)
+Device.make_allocator(self) -> Allocator
+Device.run(self, kernel: Kernel, handles: list[Any]) -> None
+Device.bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]
+Device.synchronize(self) -> None
+Device capabilities dtypes missing_dtype_reason max_buffer_size known_failures
+Device.capabilities -> Capabilities
+Capabilities vector_bytes threads group_reductions
+Compiler.compile(self, src: str) -> bytes
+Compiler.cache_path(self, src: str) -> Path
+Compiler.compile_cached(self, src: str) -> bytes
+Compiler attributes identity
+Program.__init__(self, name: str, binary: bytes)
+Program.__call__(self, handles: list[Any], global_size: int, work: int = 0) -> None
+Program.bind(self, handles: list[Any], global_size: int, work: int = 0) -> Callable[[], None]
+Program attributes local_size
+CompiledDevice.__init__(self, name: str)
+CompiledDevice.make_program(self, name: str, binary: bytes) -> Program
+CompiledDevice.run(self, kernel: Kernel, handles: list[Any]) -> None
+CompiledDevice.bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]
+CompiledDevice.prepare(self, kernel: Kernel, aliased: bool = False) -> CompiledKernel
+CompiledDevice attributes compiler renderer
+"""
 CAPABILITIES = ("dtypes", "missing_dtype_reason", "max_buffer_size", "known_failures")
 
 
@@ -62,6 +109,16 @@ def describe() -> str:
                 lines.append(f"{cls.__name__}.{name}{inspect.signature(vars(cls)[name])}".replace("'", ""))
     declared = [name for name in CAPABILITIES if hasattr(runtime.Device, name)]
     lines.append("Device capabilities " + " ".join(declared))
+    if "capabilities" in vars(runtime.Device):
+        lines.append("Device.capabilities -> Capabilities")
+        lines.append("Capabilities " + " ".join(field.name for field in dataclasses.fields(runtime.Capabilities)))
+    compiled = (codegen.Compiler, codegen.Program, codegen.CompiledDevice)
+    for cls in compiled if hasattr(codegen, "CompiledDevice") else ():
+        for name, member in vars(cls).items():
+            if callable(member) and (not name.startswith("_") or name in ("__init__", "__call__")):
+                lines.append(f"{cls.__name__}.{name}{inspect.signature(member)}".replace("'", ""))
+        attributes = sorted(name for name in vars(cls).get("__annotations__", {}) if not name.startswith("_"))
+        lines.append(f"{cls.__name__} attributes " + " ".join(attributes))
     return "\n".join(lines)
 
 

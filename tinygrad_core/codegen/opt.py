@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tinygrad_core.codegen.lower import Plan, _index_of
 from tinygrad_core.codegen.symbolic import Lin, Never
@@ -25,7 +25,8 @@ from tinygrad_core.ops import Ops
 from tinygrad_core.view import ShapeTracker
 
 if TYPE_CHECKING:
-    from tinygrad_core.runtime import CompiledDevice
+    from tinygrad_core.codegen.cstyle import CStyleRenderer
+    from tinygrad_core.runtime import Capabilities
 
 STAGE_LIMIT = 256 * 1024  # bytes of one staged tile: stays in L2
 PRECOMPUTE_MIN = 16  # an operand broadcast along an output dim this long is computed once (precompute_operands)
@@ -104,12 +105,13 @@ def group_plan(kernel: Kernel) -> Plan | None:
     return Plan(group=group, parallel=loops[0] if loops else None)
 
 
-def choose_plan(kernel: Kernel, device: Any) -> Plan:
+def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabilities) -> Plan:
+    """The heuristic plan for a canonical kernel, from what the dialect can spell and what the device declares."""
     shape = kernel.full_shape
     if not shape:
         return Plan()
     # group_reductions: a device may have shared memory yet be faster without (OpenCL on a CPU: PoCL)
-    if device.renderer.shared_qualifier and getattr(device, "group_reductions", True):
+    if renderer.shared_qualifier and capabilities.group_reductions:
         plan = group_plan(kernel)
         if plan is not None:
             return plan
@@ -117,9 +119,9 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
     odims = [d for d in range(len(shape)) if d not in rdims]
     loads, store = accesses(kernel)
     used = {n.dtype for n in kernel.ast.toposort()}
-    vector_ok = all(dt in device.renderer.vector_dtypes or dt.itemsize == 1 for dt in used)
-    itemsize = max((dt.itemsize for dt in used if dt in device.renderer.vector_dtypes), default=4)
-    W = max(1, getattr(device, "vector_bytes", 16) // itemsize) if vector_ok else 1
+    vector_ok = all(dt in renderer.vector_dtypes or dt.itemsize == 1 for dt in used)
+    itemsize = max((dt.itemsize for dt in used if dt in renderer.vector_dtypes), default=4)
+    W = max(1, capabilities.vector_bytes // itemsize) if vector_ok else 1
     upcast = [1] * len(shape)
     stage: list[int] = []
 
@@ -192,7 +194,7 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
     elif stage:
         stage = []
     loops = [d for d in order if shape[d] // upcast[d] > 1]
-    threads = getattr(device, "threads", 1)
+    threads = capabilities.threads
     candidates = loops[:-1] if stage else loops
     parallel = next((d for d in candidates if shape[d] // upcast[d] >= threads), candidates[0] if candidates else None)
     width = W if vector is not None else 1
@@ -203,10 +205,10 @@ def choose_plan(kernel: Kernel, device: Any) -> Plan:
 Parts = tuple[list[tuple[Kernel, tuple[int, ...]]], list[int]]
 
 
-def split(kernel: Kernel, device: CompiledDevice) -> Parts:
+def split(kernel: Kernel) -> Parts:
     """The programs one (canonical) kernel runs as: [(kernel, buffer indices)] and the scratch buffers' sizes in bytes;
     indices count the kernel's buffers, then the scratch buffers."""
-    return precompute_operands(kernel) or split_reduce(kernel, device)
+    return precompute_operands(kernel) or split_reduce(kernel)
 
 
 def precompute_operands(kernel: Kernel) -> Parts | None:
@@ -288,7 +290,7 @@ def precompute_operands(kernel: Kernel) -> Parts | None:
     return parts, scratch
 
 
-def split_reduce(kernel: Kernel, device: CompiledDevice) -> Parts:
+def split_reduce(kernel: Kernel) -> Parts:
     """A reduction with few outputs and a long reduce dim becomes partial reductions over S slices run in parallel
     (into a scratch buffer), then a second kernel that reduces the S partials and does the rest of the work."""
     whole: Parts = ([(kernel, tuple(range(len(kernel.bufs))))], [])

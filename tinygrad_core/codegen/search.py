@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_core import flags
+from tinygrad_core.codegen.build import build_step
+from tinygrad_core.codegen.compiler import cached_blob
 from tinygrad_core.codegen.lower import Plan
+from tinygrad_core.errors import CompileError
 from tinygrad_core.kernel import Kernel
-from tinygrad_core.runtime import CompileError, cached_blob
 
 if TYPE_CHECKING:
-    from tinygrad_core.runtime import CompiledDevice
+    from tinygrad_core.codegen.device import CompiledDevice
 
 MAX_ROUNDS = 4
 
@@ -87,8 +89,6 @@ def best_plan(kernel: Kernel, device: CompiledDevice, start: Plan, key: str) -> 
 
 
 def _search(kernel: Kernel, device: CompiledDevice, start: Plan) -> Plan:
-    from tinygrad_core.codegen import build_step
-
     rng = np.random.default_rng(0)
     bufs = []
     for spec in kernel.bufs:

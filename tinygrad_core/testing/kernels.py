@@ -17,7 +17,7 @@ import numpy as np
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.kernel import BufferSpec, Kernel, KNode
 from tinygrad_core.ops import Ops
-from tinygrad_core.testing import reference
+from tinygrad_core import reference
 from tinygrad_core.view import Shape, ShapeTracker
 
 
@@ -54,7 +54,7 @@ def run(device: str, value: KNode, shape: Shape, inputs: Sequence[tuple[DType, n
     from tinygrad_core.runtime import Buffer
 
     k = kernel(value, shape, [(dtype, host.size) for dtype, host in inputs])
-    bufs = [Buffer(device, spec.size, spec.dtype) for spec in k.bufs]
+    bufs = [Buffer(Device[device], spec.size, spec.dtype) for spec in k.bufs]
     for buf, (_, host) in zip(bufs[1:], inputs):
         if host.size:
             buf.copyin(host)

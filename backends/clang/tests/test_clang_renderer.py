@@ -12,15 +12,15 @@ from tinygrad_core import Tensor, dtypes
 from tinygrad_core.codegen import opt
 from tinygrad_core.codegen.lower import Plan, canonicalize, lower
 from tinygrad_core.ops import Ops
+from tinygrad_core.runtime import Capabilities
 from tinygrad_core.schedule import create_schedule
 
 
 class FakeDevice:
-    """What the planner reads from a device: its renderer, vector width and thread count."""
+    """What the planner reads from a device: its renderer and its capabilities (AVX2 width, two threads)."""
 
     renderer = ClangRenderer()
-    vector_bytes = 32
-    threads = 2
+    capabilities = Capabilities(vector_bytes=32, threads=2)
 
 
 def kernels_of(out: Tensor):
@@ -29,7 +29,7 @@ def kernels_of(out: Tensor):
 
 def render(out: Tensor, plan: Plan | None = None, index: int = -1) -> str:
     kernel = canonicalize(kernels_of(out)[index])
-    plan = opt.choose_plan(kernel, FakeDevice()) if plan is None else plan
+    plan = opt.choose_plan(kernel, FakeDevice.renderer, FakeDevice.capabilities) if plan is None else plan
     return FakeDevice.renderer.render(lower(kernel, plan, FakeDevice.renderer))
 
 
@@ -76,7 +76,7 @@ def test_row_sum_reduces_along_vector_lanes():
 def test_matmul_is_register_tiled_and_staged():
     a, b = cpu(64, 64), cpu(64, 64)
     kernel = canonicalize(kernels_of(a @ b)[-1])
-    plan = opt.choose_plan(kernel, FakeDevice())
+    plan = opt.choose_plan(kernel, FakeDevice.renderer, FakeDevice.capabilities)
     assert plan.vector is not None
     assert plan.upcast[plan.vector] >= 8
     assert math.prod(plan.upcast) >= 32  # several outputs per loaded value

@@ -10,8 +10,9 @@ import pytest
 from tinygrad_clang import runtime as clang_runtime
 
 from tinygrad_core import Device, Tensor, flags
+from tinygrad_core.codegen import Compiler
 from tinygrad_core.codegen.lower import Plan
-from tinygrad_core.runtime import CompileError, Compiler, CompilerCrash
+from tinygrad_core.errors import CompileError, CompilerCrash
 
 pytestmark = pytest.mark.skipif(
     clang_runtime.why_unavailable() is not None, reason=str(clang_runtime.why_unavailable())
@@ -124,9 +125,8 @@ def test_results_do_not_depend_on_threads(threads):
 
 
 def test_beam_search_picks_a_correct_plan_and_caches_it(tmp_path):
-    from tinygrad_core.codegen import opt, search
+    from tinygrad_core.codegen import CompiledDevice, opt, search
     from tinygrad_core.codegen.lower import canonicalize
-    from tinygrad_core.runtime import CompiledDevice
     from tinygrad_core.schedule import create_schedule
 
     rng = np.random.default_rng(0)
@@ -135,7 +135,7 @@ def test_beam_search_picks_a_correct_plan_and_caches_it(tmp_path):
     kernel = canonicalize([item.kernel for item in create_schedule([out.lazydata]) if item.kernel is not None][-1])
     device = Device["CLANG"]
     assert isinstance(device, CompiledDevice)
-    start = opt.choose_plan(kernel, device)
+    start = opt.choose_plan(kernel, device.renderer, device.capabilities)
     with flags.Context(CACHEDIR=str(tmp_path), BEAM=2):
         plan = search.best_plan(kernel, device, start, "test-key")
         assert list((tmp_path / "blobs").iterdir())  # the winner is on disk

@@ -24,7 +24,9 @@ import numpy as np
 
 from tinygrad_clang.renderer import ClangRenderer
 from tinygrad_core import flags, runtime
+from tinygrad_core.codegen import CompiledDevice, Compiler, Program
 from tinygrad_core.dtype import ALL_DTYPES, dtypes
+from tinygrad_core.errors import CompileError, CompilerCrash, DeviceError
 
 # clang first (it vectorises our code best), newest version first, then the system compiler
 _CANDIDATES = ("clang", *(f"clang-{v}" for v in range(21, 13, -1)), "cc", "gcc")
@@ -55,7 +57,7 @@ def device_count() -> int:
     return 1
 
 
-class ClangCompiler(runtime.Compiler):
+class ClangCompiler(Compiler):
     def __init__(self, cc: str | None = None):
         self.cc = cc or find_compiler() or "cc"
         version = _compiler_version(self.cc)
@@ -72,7 +74,7 @@ class ClangCompiler(runtime.Compiler):
             if result.returncode != 0:
                 name = next(iter(re.findall(r"void (\w+)\(", src)), "kernel")
                 crashed = result.returncode < 0 or "PLEASE submit a bug report" in result.stderr
-                error = runtime.CompilerCrash if crashed else runtime.CompileError
+                error = CompilerCrash if crashed else CompileError
                 raise error(
                     f"{os.path.basename(self.cc)} {'crashed compiling' if crashed else 'failed to compile'} {name} "
                     f"(exit {result.returncode}); DEBUG=4 prints the source:\n{result.stderr.strip()}"
@@ -164,10 +166,10 @@ class _Loader:
         if handle == self.ffi.NULL:
             error = self.libc.dlerror()
             reason = self.ffi.string(error).decode() if error != self.ffi.NULL else "dlopen failed"
-            raise runtime.DeviceError(f"loading {symbol} failed: {reason}")
+            raise DeviceError(f"loading {symbol} failed: {reason}")
         address = self.libc.dlsym(handle, symbol.encode())
         if address == self.ffi.NULL:
-            raise runtime.DeviceError(f"{symbol} is missing from its compiled kernel")
+            raise DeviceError(f"{symbol} is missing from its compiled kernel")
         return self.ffi.cast(ctype, address)
 
 
@@ -176,7 +178,7 @@ def _loader() -> _Loader:
     return _Loader()
 
 
-class ClangProgram(runtime.Program):
+class ClangProgram(Program):
     def __init__(self, name: str, binary: bytes, device: ClangDevice):
         super().__init__(name, binary)
         self.device = device
@@ -215,7 +217,7 @@ class ClangAllocator(runtime.CachingAllocator):
         np.frombuffer(dest, np.uint8)[:] = handle.array
 
 
-class ClangDevice(runtime.CompiledDevice):
+class ClangDevice(CompiledDevice):
     missing_dtype_reason = "C has no portable bfloat16 type"
 
     def __init__(self, name: str):
@@ -236,7 +238,7 @@ class ClangDevice(runtime.CompiledDevice):
         try:
             self.compiler.compile_cached("_Float16 tg_probe(_Float16 a, _Float16 b) { return a * b; }\n")
             return True
-        except runtime.CompileError:
+        except CompileError:
             return False
 
     def run_pooled(self, fn: Any, args: Any, global_size: int, threads: int) -> None:
@@ -247,10 +249,14 @@ class ClangDevice(runtime.CompiledDevice):
     def threads(self) -> int:
         return flags.THREADS.value or self.cores
 
+    @property
+    def capabilities(self) -> runtime.Capabilities:
+        return runtime.Capabilities(vector_bytes=self.vector_bytes, threads=self.threads)
+
     def make_allocator(self) -> runtime.Allocator:
         return ClangAllocator()
 
-    def make_program(self, name: str, binary: bytes) -> runtime.Program:
+    def make_program(self, name: str, binary: bytes) -> Program:
         return ClangProgram(name, binary, self)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""The CPU backend: interprets each kernel of the IR with numpy. The living definition of the op set.
+"""The CPU backend: interprets each kernel of the IR with numpy, each op as tinygrad_core.reference defines it.
 
 Arrays stay "compact" while a kernel is evaluated: a dim that a view broadcasts (stride 0, no mask) has size 1 and
 numpy's broadcasting does the rest, so an expand costs no memory and a SUM over a MUL of two broadcast operands
@@ -13,59 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_core import runtime
+from tinygrad_core import reference, runtime
 from tinygrad_core.dtype import ALL_DTYPES, DType, dtypes
 from tinygrad_core.kernel import Kernel, KNode
 from tinygrad_core.ops import Ops
 from tinygrad_core.view import ShapeTracker, View
-
-
-def _idiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if a.dtype == np.bool_:
-        return a & b
-    safe = np.where(b == 0, 1, b)
-    quotient = np.abs(a) // np.abs(safe)  # truncation toward zero, like C
-    return np.where(b == 0, 0, np.where((a < 0) != (b < 0), -quotient, quotient)).astype(a.dtype)
-
-
-def _mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if np.issubdtype(a.dtype, np.integer):
-        return np.where(b == 0, 0, np.fmod(a, np.where(b == 0, 1, b))).astype(a.dtype)
-    return np.fmod(a, b)
-
-
-def _shl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    width = a.dtype.itemsize * 8  # C leaves shifts by the width or more undefined; we give 0
-    return np.where(b >= width, 0, np.left_shift(a, np.minimum(b, width - 1))).astype(a.dtype)
-
-
-def _shr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.right_shift(a, np.minimum(b, a.dtype.itemsize * 8 - 1))
-
-
-_ALU: dict[Ops, Callable[..., Any]] = {
-    Ops.EXP2: np.exp2,
-    Ops.LOG2: np.log2,
-    Ops.SIN: np.sin,
-    Ops.SQRT: np.sqrt,
-    Ops.RECIP: lambda x: np.reciprocal(x) if x.dtype.kind == "f" else np.where(x == 0, 0, 1 // np.where(x == 0, 1, x)),
-    Ops.NEG: lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.negative(x),
-    Ops.TRUNC: lambda x: np.trunc(x) if x.dtype.kind == "f" else x,
-    Ops.ADD: lambda a, b: np.logical_or(a, b) if a.dtype == np.bool_ else np.add(a, b),
-    Ops.MUL: lambda a, b: np.logical_and(a, b) if a.dtype == np.bool_ else np.multiply(a, b),
-    Ops.IDIV: _idiv,
-    Ops.MOD: _mod,
-    Ops.MAX: np.maximum,
-    Ops.CMPLT: np.less,
-    Ops.CMPNE: np.not_equal,
-    Ops.AND: np.bitwise_and,
-    Ops.OR: np.bitwise_or,
-    Ops.XOR: np.bitwise_xor,
-    Ops.SHL: _shl,
-    Ops.SHR: _shr,
-    Ops.WHERE: np.where,
-    Ops.MULACC: lambda a, b, c: a * b + c,
-}
 
 
 # --- bfloat16: numpy has no such dtype, so buffers hold its bits as uint16 and kernels compute in float32, rounding
@@ -73,27 +25,10 @@ _ALU: dict[Ops, Callable[..., Any]] = {
 BF16 = dtypes.bfloat16
 
 
-def _bf16_bits(x: np.ndarray) -> np.ndarray:
-    """float32 values -> the uint16 bits of the nearest bfloat16 (NaN stays a quiet NaN)."""
-    bits = np.asarray(x, np.float32).view(np.uint32)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
-    return np.where(np.isnan(x), np.uint16(0x7FC0), rounded)
-
-
-def _bf16_values(bits: np.ndarray) -> np.ndarray:
-    """uint16 bfloat16 bits -> float32 values (exact)."""
-    return (np.asarray(bits).astype(np.uint32) << 16).view(np.float32)
-
-
-def _compute_dtype(dtype: DType) -> np.dtype:
-    """The numpy dtype a kernel computes `dtype` values in."""
-    return np.dtype(np.float32) if dtype == BF16 else dtype.np
-
-
 def _as(values: np.ndarray, dtype: DType) -> np.ndarray:
     """values (of any numeric numpy dtype) as the kernel holds a `dtype` value."""
     if dtype == BF16:
-        return _bf16_values(_bf16_bits(values.astype(np.float32, copy=False)))
+        return reference.values(reference.bits(values, dtype), dtype)
     return np.asarray(values).astype(dtype.np, copy=False)
 
 
@@ -158,7 +93,7 @@ def _const(value: Any, dtype: DType, st: ShapeTracker) -> np.ndarray:
 def _reduce(node: KNode, full_shape: tuple[int, ...], values: dict[int, np.ndarray]) -> np.ndarray:
     op, axes = node.arg
     (src,) = node.src
-    dtype = _compute_dtype(node.dtype)
+    dtype = reference.compute_dtype(node.dtype)
     if any(full_shape[a] == 0 for a in axes):
         fill = 0 if op is Ops.SUM else dtypes.min(node.dtype)
         return np.full(tuple(1 if i in axes else n for i, n in enumerate(full_shape)), fill, dtype)
@@ -224,7 +159,7 @@ def interpret(kernel: Kernel, arrays: list[np.ndarray]) -> None:
                 continue  # the REDUCE reads both factors itself
             if node.op is Ops.LOAD:
                 loaded = _load(arrays[node.arg[0]], node.arg[1])
-                values[id(node)] = _bf16_values(loaded) if node.dtype == BF16 else loaded
+                values[id(node)] = reference.values(loaded, BF16) if node.dtype == BF16 else loaded
             elif node.op is Ops.CONST:
                 values[id(node)] = _const(node.arg[0], node.dtype, node.arg[1])
             elif node.op is Ops.REDUCE:
@@ -233,15 +168,15 @@ def interpret(kernel: Kernel, arrays: list[np.ndarray]) -> None:
                 values[id(node)] = _as(values[id(node.src[0])], node.dtype)
             elif node.op is Ops.BITCAST:
                 (src,) = node.src
-                bits = _bf16_bits(values[id(src)]) if src.dtype == BF16 else values[id(src)]
+                bits = reference.bits(values[id(src)], BF16) if src.dtype == BF16 else values[id(src)]
                 cast = np.ascontiguousarray(bits).view(node.dtype.np)
-                values[id(node)] = _bf16_values(cast) if node.dtype == BF16 else cast
+                values[id(node)] = reference.values(cast, BF16) if node.dtype == BF16 else cast
             elif node.op is Ops.STORE:
                 out = arrays[0].reshape(node.arg[1].shape)
                 value = values[id(node.src[0])]
-                out[...] = np.broadcast_to(_bf16_bits(value) if node.dtype == BF16 else value, out.shape)
+                out[...] = np.broadcast_to(reference.bits(value, BF16) if node.dtype == BF16 else value, out.shape)
             else:
-                result = _ALU[node.op](*(values[id(s)] for s in node.src))
+                result = reference.ALU[node.op](*(values[id(s)] for s in node.src))
                 values[id(node)] = _as(np.asarray(result), node.dtype)
 
 
@@ -257,7 +192,7 @@ class CPUAllocator(runtime.Allocator):
 
 
 class CPUDevice(runtime.Device):
-    dtypes = frozenset(ALL_DTYPES)  # bfloat16 too: uint16 storage, float32 arithmetic (see _bf16_bits)
+    dtypes = frozenset(ALL_DTYPES)  # bfloat16 too: uint16 storage, float32 arithmetic (see _as)
 
     def make_allocator(self) -> runtime.Allocator:
         return CPUAllocator()

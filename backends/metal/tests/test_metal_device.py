@@ -9,8 +9,7 @@ import pytest
 from tinygrad_metal.runtime import why_unavailable
 
 from tinygrad_core import Tensor, dtypes
-from tinygrad_core.errors import DeviceError
-from tinygrad_core.runtime import CompileError
+from tinygrad_core.errors import CompileError, DeviceError
 
 pytestmark = pytest.mark.skipif(why_unavailable() is not None, reason=f"METAL can't run here: {why_unavailable()}")
 

@@ -80,7 +80,7 @@ def test_metal_lint_ignores_comments_and_names() -> None:
 def test_metal_lint_narrowing_through_the_emulator(line: str, message: str) -> None:
     from tinygrad_metal.testing.emulator import EmulatorCompiler
 
-    from tinygrad_core.runtime import CompileError
+    from tinygrad_core.errors import CompileError
 
     src = GOOD.replace("  data0[gidx0] =", f"  {line}\n  data0[gidx0] =")
     with pytest.raises(CompileError, match=message):

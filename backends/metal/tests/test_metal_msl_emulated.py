@@ -8,7 +8,7 @@ import pytest
 from tinygrad_metal.testing import emulator
 from tinygrad_metal.testing.emulator import EmulatedProgram, EmulationError, EmulatorCompiler, translate
 
-from tinygrad_core.runtime import CompileError
+from tinygrad_core.errors import CompileError
 
 pytestmark = pytest.mark.skipif(emulator.why_no_emulator() is not None, reason=str(emulator.why_no_emulator()))
 

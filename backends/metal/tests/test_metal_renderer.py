@@ -180,7 +180,7 @@ def test_metal_group_reduction_uses_threadgroup_memory_and_barriers() -> None:
 
 
 def test_metal_staged_vectors_are_thread_memory() -> None:
-    from types import SimpleNamespace
+    from tinygrad_metal.runtime import METAL_CAPABILITIES
 
     from tinygrad_core.codegen.opt import choose_plan
 
@@ -188,7 +188,7 @@ def test_metal_staged_vectors_are_thread_memory() -> None:
     a = load(1, F32, tracker((64, 24)).reshape((64, 1, 24)).expand((64, 64, 24)))
     w = load(2, F32, tracker((64, 24)).reshape((1, 64, 24)).expand((64, 64, 24)))
     k = canonicalize(kernel(reduce(Ops.SUM, (2,), alu(Ops.MUL, F32, a, w)), (64, 64, 1), [(F32, 1536), (F32, 1536)]))
-    plan = choose_plan(k, SimpleNamespace(renderer=MetalRenderer(), threads=1))
+    plan = choose_plan(k, MetalRenderer(), METAL_CAPABILITIES)
     if not plan.stage:
         pytest.skip(f"the core's heuristics stage nothing for this kernel now ({plan})")
     src = MetalRenderer().render(lower(k, plan, MetalRenderer()))

@@ -15,9 +15,8 @@ from tinygrad_metal.testing.emulator import why_no_emulator
 from tinygrad_metal.testing.fake_metal import FakeMetal, NSError
 
 from tinygrad_core.dtype import dtypes
-from tinygrad_core.errors import DeviceError
+from tinygrad_core.errors import CompileError, DeviceError
 from tinygrad_core.ops import Ops
-from tinygrad_core.runtime import CompileError
 from tinygrad_core.testing.kernels import alu, kernel, load, tracker
 
 F32 = dtypes.float32
@@ -219,7 +218,7 @@ def test_metal_tensor_program_on_the_fake(fake: FakeMetal) -> None:
     from tinygrad_core import Tensor
     from tinygrad_core.devices import BackendSpec, Device
 
-    spec = BackendSpec(name="METAL", device="tinygrad_metal.runtime:MetalDevice", api_version=(1, 0))
+    spec = BackendSpec(name="METAL", device="tinygrad_metal.runtime:MetalDevice", api_version=(2, 0))
     with Device.isolated():
         Device.register(spec)
         x = Tensor(np.arange(12, dtype=np.float32).reshape(3, 4), device="METAL")

@@ -13,8 +13,10 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
+from tinygrad_core.codegen import CompiledDevice, Compiler, Program
 from tinygrad_core.dtype import ALL_DTYPES, dtypes
-from tinygrad_core.runtime import Allocator, CompiledDevice, CompileError, Compiler, Program
+from tinygrad_core.errors import CompileError
+from tinygrad_core.runtime import Allocator, Capabilities
 from tinygrad_opencl.renderer import OpenCLRenderer
 
 if TYPE_CHECKING:
@@ -180,16 +182,23 @@ class OpenCLDevice(CompiledDevice):
             missing[dtypes.float16] = "no cl_khr_fp16 for float16"
         self.dtypes = frozenset(ALL_DTYPES) - set(missing)
         self.missing_dtype_reason = f"{self.cl_device.name.strip()}: {'; '.join(reversed(missing.values()))}"
-        # what the kernel planner (codegen/opt.py) reads: vector width, and how many work items keep the device busy
-        self.vector_bytes = 4 * max(1, self.cl_device.preferred_vector_width_float)  # 32 on PoCL with AVX2, 4 on GPUs
         self.is_cpu = is_cpu = bool(self.cl_device.type & cl.device_type.CPU)
-        self.threads = self.cl_device.max_compute_units * (1 if is_cpu else 64)
-        # work groups sharing __local partials speed reductions up on GPUs; on PoCL one work item per output is
-        # 5-15x faster (measured on a 4096x4096 row sum), and few-output reductions are split into two kernels instead
-        self.group_reductions = not is_cpu
+        # what the kernel planner (codegen/opt.py) reads: vector width (32 bytes on PoCL with AVX2, 4 on GPUs), how
+        # many work items keep the device busy, and whether work groups share __local partials: that speeds
+        # reductions up on GPUs, while on PoCL one work item per output is 5-15x faster (measured on a 4096x4096 row
+        # sum) and few-output reductions are split into two kernels instead
+        self._capabilities = Capabilities(
+            vector_bytes=4 * max(1, self.cl_device.preferred_vector_width_float),
+            threads=self.cl_device.max_compute_units * (1 if is_cpu else 64),
+            group_reductions=not is_cpu,
+        )
         self.renderer = OpenCLRenderer()
         self.compiler = OpenCLCompiler(self.context, self.cl_device)
         super().__init__(name)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     def make_allocator(self) -> OpenCLAllocator:
         return OpenCLAllocator(self)

@@ -66,7 +66,6 @@ ALU = {
     Ops.OR: lambda a, b: a | b,
     Ops.XOR: lambda a, b: a ^ b,
     Ops.WHERE: lambda c, a, b: a if c else b,
-    Ops.MULACC: lambda a, b, c: a * b + c,
 }
 
 

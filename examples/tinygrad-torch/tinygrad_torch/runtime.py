@@ -116,7 +116,6 @@ def _alu(op: Ops, dtype: DType, src: list[torch.Tensor], src_dtype: DType) -> to
         Ops.AND: torch.bitwise_and,
         Ops.OR: torch.bitwise_or,
         Ops.XOR: torch.bitwise_xor,
-        Ops.MULACC: lambda a, b, c: a * b + c,
     }
     if op in simple:
         return _wrap(simple[op](*src), dtype)

@@ -39,7 +39,7 @@ def test_roundtrip(device: str, dtype: DType) -> None:
 def test_sizes(device: str, size: int) -> None:
     for dtype in (dtypes.uint8, dtypes.float32):
         host = sample(dtype, (size,), seed=size)
-        buf = Buffer(device, size, dtype)
+        buf = Buffer(Device[device], size, dtype)
         if size:
             buf.copyin(host)
         else:
@@ -66,13 +66,13 @@ def test_large(device: str) -> None:
 
 
 def test_buffers_are_independent(device: str) -> None:
-    bufs = [Buffer(device, 100, dtypes.int32).copyin(np.full(100, i, np.int32)) for i in range(8)]
+    bufs = [Buffer(Device[device], 100, dtypes.int32).copyin(np.full(100, i, np.int32)) for i in range(8)]
     for i, buf in enumerate(bufs):
         np.testing.assert_array_equal(buf.numpy(), np.full(100, i, np.int32))
 
 
 def test_copyin_overwrites(device: str) -> None:
-    buf = Buffer(device, 64, dtypes.float32).copyin(np.zeros(64, np.float32))
+    buf = Buffer(Device[device], 64, dtypes.float32).copyin(np.zeros(64, np.float32))
     buf.copyin(np.arange(64, dtype=np.float32))
     np.testing.assert_array_equal(buf.numpy(), np.arange(64, dtype=np.float32))
 

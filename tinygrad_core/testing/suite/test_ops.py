@@ -16,7 +16,8 @@ import pytest
 from tinygrad_core.dtype import ALL_DTYPES, FLOATS, INTS, DType, dtypes
 from tinygrad_core.ops import Ops
 from tinygrad_core.tensor import Tensor
-from tinygrad_core.testing import assert_close, dtype_name, reference, require
+from tinygrad_core import reference
+from tinygrad_core.testing import assert_close, dtype_name, require
 from tinygrad_core.testing.kernels import alu, const, load, run, sample, tracker
 from tinygrad_core.view import ShapeTracker, View
 
@@ -169,7 +170,7 @@ def test_ieee(device: str, op: Ops, dtype: DType) -> None:
 
 
 # --- ternary ---
-TERNARY = [(Ops.WHERE, d) for d in ALL_DTYPES] + [(Ops.MULACC, d) for d in NUMERIC]
+TERNARY = [(Ops.WHERE, d) for d in ALL_DTYPES]
 
 
 @pytest.mark.parametrize(("op", "dtype"), TERNARY, ids=_ids)
@@ -358,14 +359,9 @@ def test_output_aliases_input(device: str) -> None:
     from tinygrad_core.testing.kernels import kernel
 
     host = np.arange(N, dtype=np.float32)
-    buf = Buffer(device, N, dtypes.float32).copyin(host)
-    step = alu(
-        Ops.MULACC,
-        dtypes.float32,
-        load(1, dtypes.float32, tracker((N,))),
-        const(2.0, dtypes.float32, tracker((N,))),
-        const(1.0, dtypes.float32, tracker((N,))),
-    )
+    buf = Buffer(Device[device], N, dtypes.float32).copyin(host)
+    doubled = alu(Ops.MUL, dtypes.float32, load(1, dtypes.float32, tracker((N,))), const(2.0, dtypes.float32, tracker((N,))))
+    step = alu(Ops.ADD, dtypes.float32, doubled, const(1.0, dtypes.float32, tracker((N,))))
     Device[device].run(kernel(step, (N,), [(dtypes.float32, N)]), [buf.handle, buf.handle])
     assert_close(buf.numpy(), host * 2 + 1)
 

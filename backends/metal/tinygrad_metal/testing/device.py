@@ -16,19 +16,20 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_core.codegen import CompiledDevice, Program
 from tinygrad_core.devices import BackendSpec
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.kernel import Kernel
 from tinygrad_core.ops import Ops
-from tinygrad_core.runtime import Allocator, CompiledDevice, Program
+from tinygrad_core.runtime import Allocator, Capabilities
 from tinygrad_metal.renderer import MetalRenderer
-from tinygrad_metal.runtime import MetalDevice, launch_size
+from tinygrad_metal.runtime import METAL_CAPABILITIES, MetalDevice, launch_size
 from tinygrad_metal.testing import lint
 from tinygrad_metal.testing.emulator import EmulatedProgram, EmulatorCompiler, translate
 
 SPEC = BackendSpec(
     name="METAL_EMU",
-    api_version=(1, 0),
+    api_version=(2, 0),
     priority=-1,  # opt-in: never the default, never in the default device list
     availability="tinygrad_metal.testing.emulator:why_no_emulator",
     device="tinygrad_metal.testing.device:EmulatedMetalDevice",
@@ -115,6 +116,10 @@ class EmulatedMetalDevice(CompiledDevice):
         self.compiler = EmulatingCompiler()
         self.launched: list[EmulatedMetalProgram] = []
         super().__init__(name)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return METAL_CAPABILITIES
 
     def make_allocator(self) -> EmulatedAllocator:
         return EmulatedAllocator()

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinygrad_core.errors import DeviceError
-from tinygrad_core.runtime import CompileError, Compiler
+from tinygrad_core.codegen import Compiler
+from tinygrad_core.errors import CompileError, DeviceError
 
 HERE = Path(__file__).parent
 SHIM = HERE / "msl_shim.h"

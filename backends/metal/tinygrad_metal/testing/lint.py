@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from tinygrad_core.runtime import CompileError
+from tinygrad_core.errors import CompileError
 
 ADDRESS_SPACES = ("device", "constant", "threadgroup", "thread")
 MAX_BUFFERS = 31

@@ -1,7 +1,9 @@
-"""The conformance kit's oracle: what every op of the op set computes, written with numpy from docs/ops.md.
+"""What every op of the op set computes: the one executable definition, written with numpy. The conformance kit
+checks every backend against it, the CPU backend runs it, and docs/ops.md describes it in words.
 
 Host arrays hold a dtype's bits as `dtype.np` does (bfloat16 as uint16 bits); `values` and `bits` convert between
-those and arrays you can compute with (bfloat16 values are float32 arrays). `alu` evaluates one ALU op on values.
+those and arrays you can compute with (bfloat16 values are float32 arrays). `alu` evaluates one ALU op on values,
+`ALU` is the table of the ops that need no dtype, `reduce` reduces.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def _width(dtype: np.dtype) -> int:
 
 
 def _idiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.dtype == np.bool_:
+        return a & b
     nonzero = np.where(b == 0, 1, b)
     quotient = np.abs(a) // np.abs(nonzero)  # truncation toward zero, like C
     negative = (a < 0) != (b < 0)
@@ -70,14 +74,20 @@ def _bool_or(numeric: Callable[..., Any], logical: Callable[..., Any]) -> Callab
     return lambda a, b: logical(a, b) if a.dtype == np.bool_ else numeric(a, b)
 
 
+def _recip(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "f":
+        return np.reciprocal(x)
+    return np.where(x == 0, 0, 1 // np.where(x == 0, 1, x))  # integers: 1 // x, and 0 for 0
+
+
 ALU: dict[Ops, Callable[..., Any]] = {
     Ops.EXP2: np.exp2,
     Ops.LOG2: np.log2,
     Ops.SIN: np.sin,
     Ops.SQRT: np.sqrt,
-    Ops.RECIP: np.reciprocal,
+    Ops.RECIP: _recip,
     Ops.NEG: lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.negative(x),
-    Ops.TRUNC: np.trunc,
+    Ops.TRUNC: lambda x: np.trunc(x) if x.dtype.kind == "f" else x,
     Ops.ADD: _bool_or(np.add, np.logical_or),
     Ops.MUL: _bool_or(np.multiply, np.logical_and),
     Ops.IDIV: _idiv,
@@ -91,7 +101,6 @@ ALU: dict[Ops, Callable[..., Any]] = {
     Ops.SHL: _shl,
     Ops.SHR: _shr,
     Ops.WHERE: np.where,
-    Ops.MULACC: lambda a, b, c: a * b + c,
 }
 
 
