@@ -101,25 +101,6 @@ class Function:
     def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad | tuple[Grad, ...]:
         raise RuntimeError(f"backward not implemented for {type(self).__name__}")
 
-    @classmethod
-    def apply(cls, *xs: Tensor, **kwargs: Any) -> Tensor:
-        from tinygrad_core.tensor import Tensor
-
-        ctx = cls(xs[0].device, *xs)
-        record = ctx.requires_grad and not GradMode.no_grad()
-        inputs = tuple(x.lazydata for x in xs)
-        lazy = ctx.forward(*inputs, **kwargs)
-        if record:  # tracked (True) while training or when an input asked for it, else kept until realized (None)
-            asked = GradMode.training() or any(x.requires_grad is True for x in xs)
-            requires_grad = True if asked else None
-        else:
-            requires_grad = False if all(x.requires_grad is False for x in xs) else None
-        out = Tensor(lazy, device=lazy.device, requires_grad=requires_grad)
-        if record:
-            out._ctx = ctx
-            ctx.inputs, ctx.output = inputs, lazy
-        return out
-
 
 class NoGrad(Function):
     """An op with no gradient (comparisons, rounding, bit ops): the result is built by the caller and passed in as

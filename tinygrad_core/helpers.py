@@ -1,13 +1,34 @@
-"""Small helpers tinygrad users import from `tinygrad.helpers`: getenv, GlobalCounters, and Context (from flags)."""
+"""Small helpers tinygrad users import from `tinygrad.helpers` (getenv, GlobalCounters, Context from flags, argfix)
+and the shape arguments of the Tensor API."""
 
 from __future__ import annotations
 
 import os
 from typing import Any, ClassVar
 
+import numpy as np
+
+from tinygrad_core.errors import ShapeError
 from tinygrad_core.flags import Context
 
-__all__ = ["Context", "GlobalCounters", "getenv"]
+__all__ = ["Context", "GlobalCounters", "argfix", "getenv", "new_shape"]
+
+
+def argfix(*x: Any) -> tuple[Any, ...]:
+    """Accept both f(1, 2) and f((1, 2)): the arguments as one tuple."""
+    if x and isinstance(x[0], (tuple, list)):
+        if len(x) != 1:
+            raise ValueError(f"bad arguments {x}: pass either one sequence or several ints")
+        return tuple(x[0])
+    return tuple(x)
+
+
+def new_shape(*shape: Any) -> tuple[int, ...]:
+    """The shape of a tensor being created, from f(2, 3) or f((2, 3)): non-negative ints, else a ShapeError."""
+    dims = argfix(*shape)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise ShapeError(f"a tensor's shape needs non-negative ints, got {dims}")
+    return tuple(int(d) for d in dims)
 
 
 def getenv(key: str, default: Any = 0) -> Any:

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_core import reference
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.kernel import BufferSpec, Kernel, KNode
 from tinygrad_core.ops import Ops
-from tinygrad_core import reference
 from tinygrad_core.view import Shape, ShapeTracker
 
 

@@ -8,7 +8,6 @@ numpy's broadcasting does the rest, so an expand costs no memory and a SUM over 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,6 @@ from tinygrad_core.dtype import ALL_DTYPES, DType, dtypes
 from tinygrad_core.kernel import Kernel, KNode
 from tinygrad_core.ops import Ops
 from tinygrad_core.view import ShapeTracker, View
-
 
 # --- bfloat16: numpy has no such dtype, so buffers hold its bits as uint16 and kernels compute in float32, rounding
 # every bfloat16 result to the nearest bfloat16 (ties to even), as hardware with bfloat16 arithmetic would ---

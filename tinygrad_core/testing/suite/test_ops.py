@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tinygrad_core import reference
 from tinygrad_core.dtype import ALL_DTYPES, FLOATS, INTS, DType, dtypes
 from tinygrad_core.ops import Ops
 from tinygrad_core.tensor import Tensor
-from tinygrad_core import reference
 from tinygrad_core.testing import assert_close, dtype_name, require
 from tinygrad_core.testing.kernels import alu, const, load, run, sample, tracker
 from tinygrad_core.view import ShapeTracker, View
@@ -360,7 +360,9 @@ def test_output_aliases_input(device: str) -> None:
 
     host = np.arange(N, dtype=np.float32)
     buf = Buffer(Device[device], N, dtypes.float32).copyin(host)
-    doubled = alu(Ops.MUL, dtypes.float32, load(1, dtypes.float32, tracker((N,))), const(2.0, dtypes.float32, tracker((N,))))
+    doubled = alu(
+        Ops.MUL, dtypes.float32, load(1, dtypes.float32, tracker((N,))), const(2.0, dtypes.float32, tracker((N,)))
+    )
     step = alu(Ops.ADD, dtypes.float32, doubled, const(1.0, dtypes.float32, tracker((N,))))
     Device[device].run(kernel(step, (N,), [(dtypes.float32, N)]), [buf.handle, buf.handle])
     assert_close(buf.numpy(), host * 2 + 1)

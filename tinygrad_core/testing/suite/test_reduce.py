@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tinygrad_core import reference
 from tinygrad_core.dtype import ALL_DTYPES, FLOATS, INTS, DType, dtypes
 from tinygrad_core.ops import Ops
 from tinygrad_core.tensor import Tensor
-from tinygrad_core import reference
 from tinygrad_core.testing import assert_close, dtype_name, require
 from tinygrad_core.testing.kernels import alu, const, load, reduce, run, sample, tracker
 
