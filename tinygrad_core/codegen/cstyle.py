@@ -111,7 +111,7 @@ class CStyleRenderer:
         floats = {F32, F64}
         if op is Ops.CAST:
             return len(src_dtypes) == 1 and next(iter(src_dtypes)) in self.vector_dtypes and dtype != dtypes.bool
-        if op in (Ops.ADD, Ops.MUL, Ops.MULACC, Ops.NEG):
+        if op in (Ops.ADD, Ops.MUL, Ops.NEG):
             return True
         if op in (Ops.AND, Ops.OR, Ops.XOR):
             return dtype not in floats
@@ -254,8 +254,6 @@ class CStyleRenderer:
             return f"({x}{binary[op]}{b})"
         if op is Ops.WHERE:
             return f"({x}?{b}:{a[2]})"
-        if op is Ops.MULACC:
-            return f"(({x}*{b})+{a[2]})"
         raise NotImplementedError(f"{type(self).__name__} can't render {op} on {src}")
 
     # --- vector ops ---
