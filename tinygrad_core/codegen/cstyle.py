@@ -1,13 +1,15 @@
 """CStyleRenderer: a LinearProgram (lower.py) -> C-family source. Shared by clang, OpenCL and Metal.
 
 What differs between dialects is data: the class attributes in the first block below are the override points
-(qualifiers, index builtins, type and vector spellings, math function names, casts). The defaults are GNU C, the
-dialect of clang and gcc, whose vector extension (`vector_size`) also gives the vector code below.
+(qualifiers, index builtins, type and vector spellings, math function names, casts), and `alu_templates` spells each
+ALU op. The defaults are GNU C, the dialect of clang and gcc, whose vector extension (`vector_size`) also gives the
+vector code below.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -19,6 +21,85 @@ from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.ops import Ops
 
 F32, F64 = dtypes.float32, dtypes.float64
+
+# How an ALU op is spelled: a format string over the operands {x} {y} {z} and the result's type name {type}, or a
+# function (renderer, op, dtype, src, operands) -> str for the ops that need logic. `src` is the operands' dtype.
+TemplateFn = Callable[["CStyleRenderer", Ops, DType, DType, list[str]], str]
+Template = str | TemplateFn
+
+
+def fill(template: Template, ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    """The expression `template` spells for `op` on the operands `a`."""
+    if isinstance(template, str):
+        return template.format(**dict(zip("xyz", a)), type=ren.tname(dtype))
+    return template(ren, op, dtype, src, a)
+
+
+def by_kind(**templates: Template) -> TemplateFn:
+    """A template per kind of operand dtype: `bool`, `float`, `unsigned`, `signed`, and `other` for the kinds not
+    named. An op with no template for the operands' kind is one the dialect can't render."""
+
+    def choose(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+        if src == dtypes.bool:
+            kind = "bool"
+        elif dtypes.is_float(src):
+            kind = "float"
+        else:
+            kind = "unsigned" if dtypes.is_unsigned(src) else "signed"
+        template = templates.get(kind, templates.get("other"))
+        if template is None:
+            raise NotImplementedError(f"{type(ren).__name__} can't render {op} on {src}")
+        return fill(template, ren, op, dtype, src, a)
+
+    return choose
+
+
+def _math(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    """A math library function (math_functions), suffixed per dtype (C: exp2f); float16 computed in float32 where the
+    dialect has no half functions (half_math_in_float)."""
+    if src == dtypes.float16 and ren.half_math_in_float:
+        name = ren.math_functions[op] + ren.math_suffix.get(F32, "")
+        args = ",".join(ren.cast.format(type=ren.tname(F32), x=v) for v in a)
+        return ren.cast.format(type=ren.tname(dtype), x=f"{name}({args})")
+    return f"{ren.math_functions[op]}{ren.math_suffix.get(src, '')}({','.join(a)})"
+
+
+def _cast(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, type_name = a[0], ren.tname(dtype)
+    if not (dtypes.is_float(src) and dtypes.is_int(dtype) and (dtypes.is_unsigned(dtype) or dtype.itemsize < 4)):
+        return ren.cast.format(type=type_name, x=x)
+    # float -> narrow or unsigned ints goes through int64, as numpy does on x86, instead of C's UB
+    wide = ren.cast.format(type=type_name, x=ren.cast.format(type=ren.tname(dtypes.int64), x=x))
+    if dtype == dtypes.uint64:  # only the negative ones: the positive ones may not fit in int64
+        return f"({x}<0?{wide}:{ren.cast.format(type=type_name, x=x)})"
+    return wide
+
+
+def _union_bitcast(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    return f"((union {{ {ren.tname(src)} a; {ren.tname(dtype)} b; }}){{ .a = {a[0]} }}).b"
+
+
+def _reciprocal(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    return f"({ren.const(1, dtype)}/{a[0]})"
+
+
+def _float_idiv(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, y = a
+    return f"({y}==0?0:{ren.math_functions[Ops.TRUNC]}{ren.math_suffix.get(src, '')}({x}/{y}))"
+
+
+# shift counts of the operand's width or more give 0 (SHL) or the sign (SHR) instead of C's UB; a negative count
+# counts as too large, like numpy
+def _shl(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, y = a
+    ut = ren.tname(dtypes.uint64)
+    return f"(({ut}){y}>={src.itemsize * 8}?0:{ren.cast.format(type=ren.tname(dtype), x=f'({ut}){x}<<{y}')})"
+
+
+def _shr(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, y = a
+    ut, top = ren.tname(dtypes.uint64), src.itemsize * 8 - 1
+    return f"({x}>>(({ut}){y}<{top}?{y}:{top}))"
 
 
 class CStyleRenderer:
@@ -92,7 +173,6 @@ class CStyleRenderer:
         dtypes.uint64: "ull",
     }  # OpenCL: "l", "ul"
     cast: ClassVar[str] = "({type})({x})"
-    bitcast: ClassVar[str] = "((union {{ {src} a; {type} b; }}){{ .a = {x} }}).b"  # OpenCL "as_{type}({x})"
     math_functions: ClassVar[dict[Ops, str]] = {
         Ops.EXP2: "exp2",
         Ops.LOG2: "log2",
@@ -105,6 +185,43 @@ class CStyleRenderer:
     half_math_in_float: ClassVar[bool] = True  # compute float16 math functions in float32 (C has no exp2f16)
     # vector math: a builtin's name (OpenCL "exp2"), or None for the portable helpers generated below
     vector_functions: ClassVar[dict[Ops, str | None]] = {Ops.EXP2: None, Ops.LOG2: None, Ops.SQRT: None, Ops.MAX: None}
+
+    # --- the op table (the semantics of every op are tinygrad_cpu's; see its runtime.py) ---
+    # a dialect overrides an op with a dict merge: {**CStyleRenderer.alu_templates, Ops.BITCAST: "as_{type}({x})"}.
+    # bools are 0 or 1, so their arithmetic is logic: ADD and MAX are OR, MUL and IDIV are AND, NEG is NOT.
+    alu_templates: ClassVar[dict[Ops, Template]] = {
+        Ops.EXP2: by_kind(float=_math),
+        Ops.LOG2: by_kind(float=_math),
+        Ops.SIN: by_kind(float=_math),
+        Ops.SQRT: by_kind(float=_math),
+        Ops.RECIP: by_kind(bool="{x}", float=_reciprocal, unsigned="({x}==1)", signed="({x}==1?1:{x}<0?-1:0)"),
+        Ops.NEG: by_kind(bool="(!{x})", other="(-{x})"),
+        Ops.TRUNC: by_kind(float=_math, other="{x}"),
+        Ops.CAST: _cast,
+        Ops.BITCAST: _union_bitcast,
+        Ops.ADD: by_kind(bool="({x}|{y})", other="({x}+{y})"),
+        Ops.MUL: by_kind(bool="({x}&{y})", other="({x}*{y})"),
+        # division and remainder by 0 give 0, and by -1 don't overflow: C leaves both undefined
+        Ops.IDIV: by_kind(
+            bool="({x}&{y})",
+            float=_float_idiv,
+            unsigned="({y}==0?0:{x}/{y})",
+            signed="({y}==0?0:{y}==-1?-{x}:{x}/{y})",
+        ),
+        Ops.MOD: by_kind(
+            bool="(!{y})", float=_math, unsigned="({y}==0?0:{x}%{y})", signed="({y}==0||{y}==-1?0:{x}%{y})"
+        ),
+        # a NaN in either operand propagates, like numpy.maximum
+        Ops.MAX: by_kind(bool="({x}|{y})", float="(({x}>{y}||{x}!={x})?{x}:{y})", other="({x}>{y}?{x}:{y})"),
+        Ops.CMPLT: "({x}<{y})",
+        Ops.CMPNE: "({x}!={y})",
+        Ops.AND: "({x}&{y})",
+        Ops.OR: "({x}|{y})",
+        Ops.XOR: "({x}^{y})",
+        Ops.SHL: _shl,
+        Ops.SHR: _shr,
+        Ops.WHERE: "({x}?{y}:{z})",
+    }
 
     # --- what the lowering may put on vectors ---
     def vector_op_ok(self, op: Ops, dtype: DType, src_dtypes: set[DType]) -> bool:
@@ -194,67 +311,12 @@ class CStyleRenderer:
                 conds.append(f"({text}<{hi})")
         return "&&".join(conds) or "1"
 
-    # --- scalar ops (the semantics of every op are tinygrad_cpu's; see its runtime.py) ---
+    # --- scalar ops ---
     def alu(self, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
-        x = a[0]
-        b = a[1] if len(a) > 1 else ""
-        T = self.tname(dtype)
-        is_float, is_bool, unsigned = dtypes.is_float(src), src == dtypes.bool, dtypes.is_unsigned(src)
-        bits = src.itemsize * 8
-        if op is Ops.CAST:
-            narrow = dtypes.is_int(dtype) and (dtypes.is_unsigned(dtype) or dtype.itemsize < 4)
-            if is_float and narrow:
-                # float -> narrow or unsigned ints goes through int64, as numpy does on x86, instead of C's UB
-                wide = self.cast.format(type=self.tname(dtypes.int64), x=x)
-                if dtype == dtypes.uint64:
-                    return f"({x}<0?{self.cast.format(type=T, x=wide)}:{self.cast.format(type=T, x=x)})"
-                return self.cast.format(type=T, x=wide)
-            return self.cast.format(type=T, x=x)
-        if op is Ops.BITCAST:
-            return self.bitcast.format(src=self.tname(src), type=T, x=x)
-        if op is Ops.TRUNC and not is_float:
-            return x
-        if op in self.math_functions and is_float:
-            name = self.math_functions[op] + self.math_suffix.get(src, "")
-            if src == dtypes.float16 and self.half_math_in_float:
-                name = self.math_functions[op] + self.math_suffix.get(F32, "")
-                args = ",".join(self.cast.format(type=self.tname(F32), x=v) for v in a)
-                return self.cast.format(type=T, x=f"{name}({args})")
-            return f"{name}({','.join(a)})"
-        if op is Ops.ADD:
-            return f"({x}|{b})" if is_bool else f"({x}+{b})"
-        if op is Ops.MUL:
-            return f"({x}&{b})" if is_bool else f"({x}*{b})"
-        if op is Ops.NEG:
-            return f"(!{x})" if is_bool else f"(-{x})"
-        if op is Ops.MAX:
-            if is_bool:
-                return f"({x}|{b})"
-            return f"(({x}>{b}||{x}!={x})?{x}:{b})" if is_float else f"({x}>{b}?{x}:{b})"
-        if op is Ops.RECIP:
-            if is_float:
-                return f"({self.const(1, dtype)}/{x})"
-            return x if is_bool else f"({x}==1)" if unsigned else f"({x}==1?1:{x}<0?-1:0)"
-        if op is Ops.IDIV:
-            if is_bool:
-                return f"({x}&{b})"
-            if is_float:
-                return f"({b}==0?0:{self.math_functions[Ops.TRUNC]}{self.math_suffix.get(src, '')}({x}/{b}))"
-            return f"({b}==0?0:{x}/{b})" if unsigned else f"({b}==0?0:{b}==-1?-{x}:{x}/{b})"
-        if op is Ops.MOD:
-            return f"(!{b})" if is_bool else f"({b}==0?0:{x}%{b})" if unsigned else f"({b}==0||{b}==-1?0:{x}%{b})"
-        if op is Ops.SHL:
-            ut = self.tname(dtypes.uint64)
-            return f"(({ut}){b}>={bits}?0:{self.cast.format(type=T, x=f'({ut}){x}<<{b}')})"
-        if op is Ops.SHR:
-            ut = self.tname(dtypes.uint64)  # a negative count counts as too large, like numpy
-            return f"({x}>>(({ut}){b}<{bits - 1}?{b}:{bits - 1}))"
-        binary = {Ops.CMPLT: "<", Ops.CMPNE: "!=", Ops.AND: "&", Ops.OR: "|", Ops.XOR: "^"}
-        if op in binary:
-            return f"({x}{binary[op]}{b})"
-        if op is Ops.WHERE:
-            return f"({x}?{b}:{a[2]})"
-        raise NotImplementedError(f"{type(self).__name__} can't render {op} on {src}")
+        """`op` on the operands `a` (expressions of dtype `src`) as an expression of `dtype`, as alu_templates says."""
+        if op not in self.alu_templates:
+            raise NotImplementedError(f"{type(self).__name__} can't render {op} on {src}")
+        return fill(self.alu_templates[op], self, op, dtype, src, a)
 
     # --- vector ops ---
     def vector_alu(self, op: Ops, dtype: DType, src: DType, width: int, a: list[str]) -> str:

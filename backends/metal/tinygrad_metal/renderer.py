@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tinygrad_core.codegen.cstyle import CStyleRenderer
+from tinygrad_core.codegen.cstyle import CStyleRenderer, Template
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.ops import Ops
 
@@ -59,7 +59,8 @@ class MetalRenderer(CStyleRenderer):
     vector_store = "*({space} packed_{type}*)({ptr}) = {value};"
     gep = "{vec}[{lane}]"
     vector_convert = "{type}({x})"
-    vector_bitcast = bitcast = "as_type<{type}>({x})"
+    vector_bitcast = "as_type<{type}>({x})"
+    alu_templates: ClassVar[dict[Ops, Template]] = {**CStyleRenderer.alu_templates, Ops.BITCAST: vector_bitcast}
     math_functions: ClassVar[dict[Ops, str]] = {
         Ops.EXP2: "metal::precise::exp2",
         Ops.LOG2: "metal::precise::log2",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tinygrad_core.codegen.cstyle import CStyleRenderer
+from tinygrad_core.codegen.cstyle import CStyleRenderer, Template
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.ops import Ops
 
@@ -52,7 +52,7 @@ class OpenCLRenderer(CStyleRenderer):
     gep = "{vec}.s{lane:x}"
     vector_convert = "convert_{type}({x})"
     vector_bitcast = "as_{type}({x})"
-    bitcast = "as_{type}({x})"
+    alu_templates: ClassVar[dict[Ops, Template]] = {**CStyleRenderer.alu_templates, Ops.BITCAST: "as_{type}({x})"}
     math_suffix: ClassVar[dict[DType, str]] = {}  # exp2, log2, ... are overloaded for every float type
     # the builtins work on vectors too; MAX keeps the core's helper, since fmax drops NaNs and numpy.maximum keeps them
     vector_functions: ClassVar[dict[Ops, str | None]] = {
