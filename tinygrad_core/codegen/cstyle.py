@@ -2,8 +2,9 @@
 
 What differs between dialects is data: the class attributes in the first block below are the override points
 (qualifiers, index builtins, type and vector spellings, math function names, casts), and `alu_templates` spells each
-ALU op. The defaults are GNU C, the dialect of clang and gcc, whose vector extension (`vector_size`) also gives the
-vector code below.
+ALU op. The defaults are what every dialect shares: C's spellings, and none of the features only some dialects have
+(vectors, `restrict`, extra parameters, an entry point), which a dialect that has one sets. Left alone, the base
+writes plain C: one function per kernel, running its whole loop nest.
 """
 
 from __future__ import annotations
@@ -102,37 +103,33 @@ def _shr(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -
     return f"({x}>>(({ut}){y}<{top}?{y}:{top}))"
 
 
+_LOOP = "for ({itype} {var} = 0; {var} < {size}; {var}++) {{"
+
+
 class CStyleRenderer:
     # --- the kernel's signature ---
     device: ClassVar[str] = ""
     kernel_qualifier: ClassVar[str] = ""  # OpenCL "__kernel", Metal "kernel"
+    kernel_name: ClassVar[str] = "{name}"  # clang "{name}_": the kernel's own name is its entry_point()'s
     buffer_qualifier: ClassVar[str] = ""  # OpenCL "__global", Metal "device"
-    local_qualifier: ClassVar[str] = (
-        ""  # staged arrays: OpenCL "__local", Metal "threadgroup"; C keeps them on the stack
-    )
-    local_align: ClassVar[str] = " __attribute__((aligned(64)))"
+    restrict: ClassVar[str] = ""  # clang, OpenCL "restrict": buffers that never overlap (LinearProgram.noalias)
+    buffer_suffix: ClassVar[str] = ""  # Metal: " [[buffer({i})]]"
+    extra_params: ClassVar[tuple[str, ...]] = ()  # after the buffers; Metal: ("uint3 gid [[thread_position_in_grid]]",)
+    # the loop split across threads: a GPU dialect sets global_index and launches one work item per iteration; a
+    # dialect without one runs global_loop (clang: the [start, end) its runtime passes to each thread)
+    global_index: ClassVar[str | None] = None  # OpenCL "get_global_id({dim})", Metal "(int)gid.x"
+    global_loop: ClassVar[str] = _LOOP
+    # arrays: staged loads ("" keeps them private to the thread: C's stack) and their alignment (clang: an attribute)
+    local_qualifier: ClassVar[str] = ""
+    local_align: ClassVar[str] = ""
+    private_space: ClassVar[str] = ""  # Metal "thread": how a pointer cast names a thread's own arrays ({space})
     # group reductions (Plan.group): the array one threadgroup shares; "" = the dialect has none (C), and opt.py
     # never plans one. group_params are added to the signature of kernels that use the group/local index_builtins.
     shared_qualifier: ClassVar[str] = ""  # OpenCL "__local", Metal "threadgroup"
     group_params: ClassVar[tuple[str, ...]] = ()  # Metal: its [[threadgroup_position_in_grid]] parameters
-    private_space: ClassVar[str] = ""  # Metal "thread": how a pointer cast names a thread's own arrays ({space})
-    restrict: ClassVar[str] = "restrict"  # Metal: "" (or "__restrict")
-    buffer_suffix: ClassVar[str] = ""  # Metal: " [[buffer({i})]]"
-    extra_params: ClassVar[tuple[str, ...]] = (
-        "int start",
-        "int end",
-    )  # Metal: ("uint3 gid [[thread_position_in_grid]]",)
-    # the loop split across threads: C runs [start, end) of it per call; GPUs set global_index and launch one item each
-    global_loop: ClassVar[str] = "for ({itype} {var} = start; {var} < end; {var}++) {{"
-    global_index: ClassVar[str | None] = None  # OpenCL "get_global_id({dim})", Metal "gid.{axis}"
     index_builtins: ClassVar[dict[str, str]] = {}  # OpenCL {"group": "get_group_id({})", "local": "get_local_id({})"}
-    barrier: ClassVar[str] = (
-        ""  # OpenCL "barrier(CLK_LOCAL_MEM_FENCE);", Metal "threadgroup_barrier(mem_flags::mem_threadgroup);"
-    )
-    uniform_entry: ClassVar[bool] = (
-        True  # add `void name(void **bufs, int start, int end)`: the CPU runtimes' entry point
-    )
-    prelude: ClassVar[tuple[str, ...]] = ("#include <math.h>",)
+    barrier: ClassVar[str] = ""  # OpenCL "barrier(CLK_LOCAL_MEM_FENCE);"
+    prelude: ClassVar[tuple[str, ...]] = ("#include <math.h>",)  # for C's INFINITY, NAN and math functions below
     # --- types ---
     type_names: ClassVar[dict[DType, str]] = {
         dtypes.bool: "_Bool",
@@ -148,21 +145,20 @@ class CStyleRenderer:
         dtypes.float32: "float",
         dtypes.float64: "double",
     }
+    # vectors: none unless a dialect has them. One that lists vector_dtypes (the dtypes computed on as vectors) spells
+    # the rest of this block: types named vector_names[dtype] + width (float8), declared by vector_typedefs if they
+    # aren't built in, and how to load, store, build, index, convert and reinterpret them.
+    vector_dtypes: ClassVar[frozenset[DType]] = frozenset()
     vector_names: ClassVar[dict[DType, str]] = {F32: "float", F64: "double", dtypes.int32: "int", dtypes.int64: "long"}
-    vector_dtypes: ClassVar[frozenset[DType]] = frozenset({F32, F64, dtypes.int32})  # dtypes computed on as vectors
-    # C declares its vector types; OpenCL and Metal have them built in (set these to None)
-    vector_typedef: ClassVar[str | None] = "typedef {scalar} {name} __attribute__((vector_size({nbytes})));"
-    vector_typedef_unaligned: ClassVar[str | None] = (
-        "typedef {scalar} {name}_u __attribute__((vector_size({nbytes}), aligned({align})));"
-    )
-    vector_literal: ClassVar[str] = (
-        "({type}){{{elements}}}"  # OpenCL "({type})({elements})", Metal "{type}({elements})"
-    )
-    vector_load: ClassVar[str] = "*(const {type}_u*)({ptr})"  # OpenCL "vload{width}(0, {ptr})"
-    vector_store: ClassVar[str] = "*({type}_u*)({ptr}) = {value};"  # OpenCL "vstore{width}({value}, 0, {ptr});"
-    gep: ClassVar[str] = "{vec}[{lane}]"  # OpenCL "{vec}.s{lane:x}"
-    vector_convert: ClassVar[str] = "__builtin_convertvector({x}, {type})"  # OpenCL "convert_{type}({x})"
-    vector_bitcast: ClassVar[str] = "({type})({x})"  # OpenCL "as_{type}({x})", Metal "as_type<{type}>({x})"
+    vector_typedefs: ClassVar[tuple[str, ...]] = ()  # clang: "typedef {scalar} {name} __attribute__((vector_size..."
+    vector_load: ClassVar[str]  # {type} {width} {ptr} {space}; OpenCL "vload{width}(0, {ptr})"
+    vector_store: ClassVar[str]  # {type} {width} {ptr} {value} {space}; OpenCL "vstore{width}({value}, 0, {ptr});"
+    vector_literal: ClassVar[str]  # {type} {elements}; OpenCL "({type})({elements})", Metal "{type}({elements})"
+    gep: ClassVar[str]  # {vec} {lane}; OpenCL "{vec}.s{lane:x}", Metal "{vec}[{lane}]"
+    vector_convert: ClassVar[str]  # {type} {x}; OpenCL "convert_{type}({x})"
+    vector_bitcast: ClassVar[str]  # {type} {x}; OpenCL "as_{type}({x})", Metal "as_type<{type}>({x})"
+    # vector math: a builtin's name (OpenCL "exp2"), or None for the portable helpers of vecmath.py
+    vector_functions: ClassVar[dict[Ops, str | None]] = {}
     # --- values ---
     infinity: ClassVar[str] = "INFINITY"
     nan: ClassVar[str] = "NAN"
@@ -183,8 +179,6 @@ class CStyleRenderer:
     }
     math_suffix: ClassVar[dict[DType, str]] = {F32: "f"}  # C: exp2f; OpenCL and Metal overload one name: {}
     half_math_in_float: ClassVar[bool] = True  # compute float16 math functions in float32 (C has no exp2f16)
-    # vector math: a builtin's name (OpenCL "exp2"), or None for the portable helpers generated below
-    vector_functions: ClassVar[dict[Ops, str | None]] = {Ops.EXP2: None, Ops.LOG2: None, Ops.SQRT: None, Ops.MAX: None}
 
     # --- the op table (the semantics of every op are tinygrad_cpu's; see its runtime.py) ---
     # a dialect overrides an op with a dict merge: {**CStyleRenderer.alu_templates, Ops.BITCAST: "as_{type}({x})"}.
@@ -368,9 +362,7 @@ class CStyleRenderer:
                     body.append(f"{pad}{itype} {var} = {self.global_index.format(dim=0)};")
                     closes.append(False)
                     continue
-                template = (
-                    self.global_loop if kind == "global" else "for ({itype} {var} = 0; {var} < {size}; {var}++) {{"
-                )
+                template = self.global_loop if kind == "global" else _LOOP
                 body.append(pad + template.format(itype=itype, var=var, size=size))
                 closes.append(True)
                 depth += 1
@@ -429,18 +421,17 @@ class CStyleRenderer:
         lines = list(self.prelude)
         for name, (dtype, width) in self._vtypes.items():
             fmt = {"scalar": self.tname(dtype), "name": name, "nbytes": dtype.itemsize * width, "align": dtype.itemsize}
-            lines += [t.format(**fmt) for t in (self.vector_typedef, self.vector_typedef_unaligned) if t is not None]
+            lines += [typedef.format(**fmt) for typedef in self.vector_typedefs]
         lines += list(self._helpers.values())
         qualifier = f"{self.kernel_qualifier} " if self.kernel_qualifier else ""
-        inner = f"{prog.name}_" if self.uniform_entry else prog.name
-        static = "static " if self.uniform_entry else ""
-        lines += [f"{static}{qualifier}void {inner}({signature}) {{", *body, "}"]
-        if self.uniform_entry:
-            args = ", ".join(f"({p.rsplit('*', 1)[0]}*)bufs[{j}]" for j, p in enumerate(params))
-            rest = ", ".join(p.split()[-1] for p in self.extra_params)
-            call = f"{inner}({', '.join(filter(None, [args, rest]))});"
-            lines.append(f"void {prog.name}(void **bufs, {', '.join(self.extra_params)}) {{ {call} }}")
-        return "\n".join(lines) + "\n"
+        lines += [f"{qualifier}void {self.kernel_name.format(name=prog.name)}({signature}) {{", *body, "}"]
+        return "\n".join(lines + self.entry_point(prog.name, params)) + "\n"
+
+    def entry_point(self, name: str, params: list[str]) -> list[str]:
+        """Lines after the kernel, for a runtime that calls every kernel through one signature: a function `name`
+        that calls the kernel (named by kernel_name) with the buffers `params` declares. None by default: the
+        kernel is its own entry point."""
+        return []
 
     def _space(self, prog: LinearProgram, ins: Instr) -> str:
         """The address space of the memory a LOAD or STORE touches, as vector_load/vector_store spell it."""
