@@ -314,10 +314,10 @@ class CStyleRenderer:
 
     # --- vector ops ---
     def vector_alu(self, op: Ops, dtype: DType, src: DType, width: int, a: list[str]) -> str:
+        """`op` on vectors (vector_op_ok said it may be): the scalar template, which C-family vector operators
+        share, except for conversions and the math functions."""
         if op is Ops.CAST:
             return self.vector_convert.format(type=self.tname(dtype, width), x=a[0])
-        if op is Ops.RECIP:
-            return f"({self.const(1, dtype)}/{a[0]})"
         if op in self.vector_functions:
             name = self.vector_functions[op] or self._helper(op, dtype, width)
             return f"{name}({','.join(a)})"
