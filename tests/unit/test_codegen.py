@@ -83,7 +83,7 @@ def test_plan_must_fit_the_loop_space():
 
 def test_vector_lanes_load_contiguous_memory_as_one_vector():
     kernel = canonicalize(kernel_of(cpu(64) * 2))
-    prog = lower(kernel, Plan(upcast=(8,), vector=0, width=8, parallel=0), CStyleRenderer())
+    prog = lower(kernel, Plan(upcast=(8,), vector=0, width=8, parallel=0), OpenCLLike())
     loads = [ins for ins in prog.instrs if ins.op is U.LOAD]
     assert [ins.width for ins in loads] == [8]
     assert prog.global_size == 8
@@ -97,17 +97,17 @@ def test_strided_lanes_become_scalar_loads():
 
 # --- the renderer's override points ---
 class OpenCLLike(CStyleRenderer):
-    """What an OpenCL renderer changes: spelling only."""
+    """What an OpenCL renderer sets: what its dialect has (qualifiers, built-in vectors) and its own spellings."""
 
-    kernel_qualifier, buffer_qualifier, local_qualifier = "__kernel", "__global", "__local"
-    extra_params = ()
+    kernel_qualifier, buffer_qualifier, local_qualifier, restrict = "__kernel", "__global", "__local", "restrict"
     global_index = "get_global_id({dim})"
-    uniform_entry = False
     type_names: ClassVar[dict[DType, str]] = {**CStyleRenderer.type_names, dtypes.bool: "bool", dtypes.uint32: "uint"}
-    vector_typedef = vector_typedef_unaligned = None
+    vector_dtypes = frozenset({dtypes.float32})
     vector_literal = "({type})({elements})"
     vector_load, vector_store = "vload{width}(0, {ptr})", "vstore{width}({value}, 0, {ptr});"
     gep = "{vec}.s{lane:x}"
+    vector_convert, vector_bitcast = "convert_{type}({x})", "as_{type}({x})"
+    vector_functions: ClassVar[dict[Ops, str | None]] = {Ops.EXP2: "exp2"}
     math_suffix: ClassVar[dict[DType, str]] = {}
     prelude = ()
 
@@ -119,6 +119,7 @@ def test_dialect_attributes_change_the_spelling():
     assert "__kernel void E_64(__global float* restrict data0, __global const float* restrict data1)" in src
     assert "int gidx0 = get_global_id(0);" in src
     assert "vload8(0, data1+(gidx0*8))" in src
+    assert " = exp2(alu" in src  # the builtin, on the vector
     assert "typedef" not in src
 
 

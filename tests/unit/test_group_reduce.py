@@ -27,9 +27,7 @@ class SharedDialect(CStyleRenderer):
     barrier = "sync_lanes();"
     global_index = "global_id()"
     index_builtins: ClassVar[dict[str, str]] = {"group": "group_id()", "local": "lane_id()"}
-    extra_params: ClassVar[tuple[str, ...]] = ()
     group_params: ClassVar[tuple[str, ...]] = ("int lanes_in_group",)
-    uniform_entry = False
 
 
 def row_sum(rows: int, cols: int) -> Kernel:

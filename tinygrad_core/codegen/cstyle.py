@@ -1,13 +1,16 @@
 """CStyleRenderer: a LinearProgram (lower.py) -> C-family source. Shared by clang, OpenCL and Metal.
 
 What differs between dialects is data: the class attributes in the first block below are the override points
-(qualifiers, index builtins, type and vector spellings, math function names, casts). The defaults are GNU C, the
-dialect of clang and gcc, whose vector extension (`vector_size`) also gives the vector code below.
+(qualifiers, index builtins, type and vector spellings, math function names, casts), and `alu_templates` spells each
+ALU op. The defaults are what every dialect shares: C's spellings, and none of the features only some dialects have
+(vectors, `restrict`, extra parameters, an entry point), which a dialect that has one sets. Left alone, the base
+writes plain C: one function per kernel, running its whole loop nest.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -20,38 +23,113 @@ from tinygrad_core.ops import Ops
 
 F32, F64 = dtypes.float32, dtypes.float64
 
+# How an ALU op is spelled: a format string over the operands {x} {y} {z} and the result's type name {type}, or a
+# function (renderer, op, dtype, src, operands) -> str for the ops that need logic. `src` is the operands' dtype.
+TemplateFn = Callable[["CStyleRenderer", Ops, DType, DType, list[str]], str]
+Template = str | TemplateFn
+
+
+def fill(template: Template, ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    """The expression `template` spells for `op` on the operands `a`."""
+    if isinstance(template, str):
+        return template.format(**dict(zip("xyz", a)), type=ren.tname(dtype))
+    return template(ren, op, dtype, src, a)
+
+
+def by_kind(**templates: Template) -> TemplateFn:
+    """A template per kind of operand dtype: `bool`, `float`, `unsigned`, `signed`, and `other` for the kinds not
+    named. An op with no template for the operands' kind is one the dialect can't render."""
+
+    def choose(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+        if src == dtypes.bool:
+            kind = "bool"
+        elif dtypes.is_float(src):
+            kind = "float"
+        else:
+            kind = "unsigned" if dtypes.is_unsigned(src) else "signed"
+        template = templates.get(kind, templates.get("other"))
+        if template is None:
+            raise NotImplementedError(f"{type(ren).__name__} can't render {op} on {src}")
+        return fill(template, ren, op, dtype, src, a)
+
+    return choose
+
+
+def _math(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    """A math library function (math_functions), suffixed per dtype (C: exp2f); float16 computed in float32 where the
+    dialect has no half functions (half_math_in_float)."""
+    if src == dtypes.float16 and ren.half_math_in_float:
+        name = ren.math_functions[op] + ren.math_suffix.get(F32, "")
+        args = ",".join(ren.cast.format(type=ren.tname(F32), x=v) for v in a)
+        return ren.cast.format(type=ren.tname(dtype), x=f"{name}({args})")
+    return f"{ren.math_functions[op]}{ren.math_suffix.get(src, '')}({','.join(a)})"
+
+
+def _cast(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, type_name = a[0], ren.tname(dtype)
+    if not (dtypes.is_float(src) and dtypes.is_int(dtype) and (dtypes.is_unsigned(dtype) or dtype.itemsize < 4)):
+        return ren.cast.format(type=type_name, x=x)
+    # float -> narrow or unsigned ints goes through int64, as numpy does on x86, instead of C's UB
+    wide = ren.cast.format(type=type_name, x=ren.cast.format(type=ren.tname(dtypes.int64), x=x))
+    if dtype == dtypes.uint64:  # only the negative ones: the positive ones may not fit in int64
+        return f"({x}<0?{wide}:{ren.cast.format(type=type_name, x=x)})"
+    return wide
+
+
+def _union_bitcast(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    return f"((union {{ {ren.tname(src)} a; {ren.tname(dtype)} b; }}){{ .a = {a[0]} }}).b"
+
+
+def _reciprocal(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    return f"({ren.const(1, dtype)}/{a[0]})"
+
+
+def _float_idiv(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, y = a
+    return f"({y}==0?0:{ren.math_functions[Ops.TRUNC]}{ren.math_suffix.get(src, '')}({x}/{y}))"
+
+
+# shift counts of the operand's width or more give 0 (SHL) or the sign (SHR) instead of C's UB; a negative count
+# counts as too large, like numpy
+def _shl(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, y = a
+    ut = ren.tname(dtypes.uint64)
+    return f"(({ut}){y}>={src.itemsize * 8}?0:{ren.cast.format(type=ren.tname(dtype), x=f'({ut}){x}<<{y}')})"
+
+
+def _shr(ren: CStyleRenderer, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
+    x, y = a
+    ut, top = ren.tname(dtypes.uint64), src.itemsize * 8 - 1
+    return f"({x}>>(({ut}){y}<{top}?{y}:{top}))"
+
+
+_LOOP = "for ({itype} {var} = 0; {var} < {size}; {var}++) {{"
+
 
 class CStyleRenderer:
     # --- the kernel's signature ---
     device: ClassVar[str] = ""
     kernel_qualifier: ClassVar[str] = ""  # OpenCL "__kernel", Metal "kernel"
+    kernel_name: ClassVar[str] = "{name}"  # clang "{name}_": the kernel's own name is its entry_point()'s
     buffer_qualifier: ClassVar[str] = ""  # OpenCL "__global", Metal "device"
-    local_qualifier: ClassVar[str] = (
-        ""  # staged arrays: OpenCL "__local", Metal "threadgroup"; C keeps them on the stack
-    )
-    local_align: ClassVar[str] = " __attribute__((aligned(64)))"
+    restrict: ClassVar[str] = ""  # clang, OpenCL "restrict": buffers that never overlap (LinearProgram.noalias)
+    buffer_suffix: ClassVar[str] = ""  # Metal: " [[buffer({i})]]"
+    extra_params: ClassVar[tuple[str, ...]] = ()  # after the buffers; Metal: ("uint3 gid [[thread_position_in_grid]]",)
+    # the loop split across threads: a GPU dialect sets global_index and launches one work item per iteration; a
+    # dialect without one runs global_loop (clang: the [start, end) its runtime passes to each thread)
+    global_index: ClassVar[str | None] = None  # OpenCL "get_global_id({dim})", Metal "(int)gid.x"
+    global_loop: ClassVar[str] = _LOOP
+    # arrays: staged loads ("" keeps them private to the thread: C's stack) and their alignment (clang: an attribute)
+    local_qualifier: ClassVar[str] = ""
+    local_align: ClassVar[str] = ""
+    private_space: ClassVar[str] = ""  # Metal "thread": how a pointer cast names a thread's own arrays ({space})
     # group reductions (Plan.group): the array one threadgroup shares; "" = the dialect has none (C), and opt.py
     # never plans one. group_params are added to the signature of kernels that use the group/local index_builtins.
     shared_qualifier: ClassVar[str] = ""  # OpenCL "__local", Metal "threadgroup"
     group_params: ClassVar[tuple[str, ...]] = ()  # Metal: its [[threadgroup_position_in_grid]] parameters
-    private_space: ClassVar[str] = ""  # Metal "thread": how a pointer cast names a thread's own arrays ({space})
-    restrict: ClassVar[str] = "restrict"  # Metal: "" (or "__restrict")
-    buffer_suffix: ClassVar[str] = ""  # Metal: " [[buffer({i})]]"
-    extra_params: ClassVar[tuple[str, ...]] = (
-        "int start",
-        "int end",
-    )  # Metal: ("uint3 gid [[thread_position_in_grid]]",)
-    # the loop split across threads: C runs [start, end) of it per call; GPUs set global_index and launch one item each
-    global_loop: ClassVar[str] = "for ({itype} {var} = start; {var} < end; {var}++) {{"
-    global_index: ClassVar[str | None] = None  # OpenCL "get_global_id({dim})", Metal "gid.{axis}"
     index_builtins: ClassVar[dict[str, str]] = {}  # OpenCL {"group": "get_group_id({})", "local": "get_local_id({})"}
-    barrier: ClassVar[str] = (
-        ""  # OpenCL "barrier(CLK_LOCAL_MEM_FENCE);", Metal "threadgroup_barrier(mem_flags::mem_threadgroup);"
-    )
-    uniform_entry: ClassVar[bool] = (
-        True  # add `void name(void **bufs, int start, int end)`: the CPU runtimes' entry point
-    )
-    prelude: ClassVar[tuple[str, ...]] = ("#include <math.h>",)
+    barrier: ClassVar[str] = ""  # OpenCL "barrier(CLK_LOCAL_MEM_FENCE);"
+    prelude: ClassVar[tuple[str, ...]] = ("#include <math.h>",)  # for C's INFINITY, NAN and math functions below
     # --- types ---
     type_names: ClassVar[dict[DType, str]] = {
         dtypes.bool: "_Bool",
@@ -67,21 +145,20 @@ class CStyleRenderer:
         dtypes.float32: "float",
         dtypes.float64: "double",
     }
+    # vectors: none unless a dialect has them. One that lists vector_dtypes (the dtypes computed on as vectors) spells
+    # the rest of this block: types named vector_names[dtype] + width (float8), declared by vector_typedefs if they
+    # aren't built in, and how to load, store, build, index, convert and reinterpret them.
+    vector_dtypes: ClassVar[frozenset[DType]] = frozenset()
     vector_names: ClassVar[dict[DType, str]] = {F32: "float", F64: "double", dtypes.int32: "int", dtypes.int64: "long"}
-    vector_dtypes: ClassVar[frozenset[DType]] = frozenset({F32, F64, dtypes.int32})  # dtypes computed on as vectors
-    # C declares its vector types; OpenCL and Metal have them built in (set these to None)
-    vector_typedef: ClassVar[str | None] = "typedef {scalar} {name} __attribute__((vector_size({nbytes})));"
-    vector_typedef_unaligned: ClassVar[str | None] = (
-        "typedef {scalar} {name}_u __attribute__((vector_size({nbytes}), aligned({align})));"
-    )
-    vector_literal: ClassVar[str] = (
-        "({type}){{{elements}}}"  # OpenCL "({type})({elements})", Metal "{type}({elements})"
-    )
-    vector_load: ClassVar[str] = "*(const {type}_u*)({ptr})"  # OpenCL "vload{width}(0, {ptr})"
-    vector_store: ClassVar[str] = "*({type}_u*)({ptr}) = {value};"  # OpenCL "vstore{width}({value}, 0, {ptr});"
-    gep: ClassVar[str] = "{vec}[{lane}]"  # OpenCL "{vec}.s{lane:x}"
-    vector_convert: ClassVar[str] = "__builtin_convertvector({x}, {type})"  # OpenCL "convert_{type}({x})"
-    vector_bitcast: ClassVar[str] = "({type})({x})"  # OpenCL "as_{type}({x})", Metal "as_type<{type}>({x})"
+    vector_typedefs: ClassVar[tuple[str, ...]] = ()  # clang: "typedef {scalar} {name} __attribute__((vector_size..."
+    vector_load: ClassVar[str]  # {type} {width} {ptr} {space}; OpenCL "vload{width}(0, {ptr})"
+    vector_store: ClassVar[str]  # {type} {width} {ptr} {value} {space}; OpenCL "vstore{width}({value}, 0, {ptr});"
+    vector_literal: ClassVar[str]  # {type} {elements}; OpenCL "({type})({elements})", Metal "{type}({elements})"
+    gep: ClassVar[str]  # {vec} {lane}; OpenCL "{vec}.s{lane:x}", Metal "{vec}[{lane}]"
+    vector_convert: ClassVar[str]  # {type} {x}; OpenCL "convert_{type}({x})"
+    vector_bitcast: ClassVar[str]  # {type} {x}; OpenCL "as_{type}({x})", Metal "as_type<{type}>({x})"
+    # vector math: a builtin's name (OpenCL "exp2"), or None for the portable helpers of vecmath.py
+    vector_functions: ClassVar[dict[Ops, str | None]] = {}
     # --- values ---
     infinity: ClassVar[str] = "INFINITY"
     nan: ClassVar[str] = "NAN"
@@ -92,7 +169,6 @@ class CStyleRenderer:
         dtypes.uint64: "ull",
     }  # OpenCL: "l", "ul"
     cast: ClassVar[str] = "({type})({x})"
-    bitcast: ClassVar[str] = "((union {{ {src} a; {type} b; }}){{ .a = {x} }}).b"  # OpenCL "as_{type}({x})"
     math_functions: ClassVar[dict[Ops, str]] = {
         Ops.EXP2: "exp2",
         Ops.LOG2: "log2",
@@ -103,8 +179,43 @@ class CStyleRenderer:
     }
     math_suffix: ClassVar[dict[DType, str]] = {F32: "f"}  # C: exp2f; OpenCL and Metal overload one name: {}
     half_math_in_float: ClassVar[bool] = True  # compute float16 math functions in float32 (C has no exp2f16)
-    # vector math: a builtin's name (OpenCL "exp2"), or None for the portable helpers generated below
-    vector_functions: ClassVar[dict[Ops, str | None]] = {Ops.EXP2: None, Ops.LOG2: None, Ops.SQRT: None, Ops.MAX: None}
+
+    # --- the op table (what each op computes is tinygrad_core/reference.py's definition) ---
+    # a dialect overrides an op with a dict merge: {**CStyleRenderer.alu_templates, Ops.BITCAST: "as_{type}({x})"}.
+    # bools are 0 or 1, so their arithmetic is logic: ADD and MAX are OR, MUL and IDIV are AND, NEG is NOT.
+    alu_templates: ClassVar[dict[Ops, Template]] = {
+        Ops.EXP2: by_kind(float=_math),
+        Ops.LOG2: by_kind(float=_math),
+        Ops.SIN: by_kind(float=_math),
+        Ops.SQRT: by_kind(float=_math),
+        Ops.RECIP: by_kind(bool="{x}", float=_reciprocal, unsigned="({x}==1)", signed="({x}==1?1:{x}<0?-1:0)"),
+        Ops.NEG: by_kind(bool="(!{x})", other="(-{x})"),
+        Ops.TRUNC: by_kind(float=_math, other="{x}"),
+        Ops.CAST: _cast,
+        Ops.BITCAST: _union_bitcast,
+        Ops.ADD: by_kind(bool="({x}|{y})", other="({x}+{y})"),
+        Ops.MUL: by_kind(bool="({x}&{y})", other="({x}*{y})"),
+        # division and remainder by 0 give 0, and by -1 don't overflow: C leaves both undefined
+        Ops.IDIV: by_kind(
+            bool="({x}&{y})",
+            float=_float_idiv,
+            unsigned="({y}==0?0:{x}/{y})",
+            signed="({y}==0?0:{y}==-1?-{x}:{x}/{y})",
+        ),
+        Ops.MOD: by_kind(
+            bool="(!{y})", float=_math, unsigned="({y}==0?0:{x}%{y})", signed="({y}==0||{y}==-1?0:{x}%{y})"
+        ),
+        # a NaN in either operand propagates, like numpy.maximum
+        Ops.MAX: by_kind(bool="({x}|{y})", float="(({x}>{y}||{x}!={x})?{x}:{y})", other="({x}>{y}?{x}:{y})"),
+        Ops.CMPLT: "({x}<{y})",
+        Ops.CMPNE: "({x}!={y})",
+        Ops.AND: "({x}&{y})",
+        Ops.OR: "({x}|{y})",
+        Ops.XOR: "({x}^{y})",
+        Ops.SHL: _shl,
+        Ops.SHR: _shr,
+        Ops.WHERE: "({x}?{y}:{z})",
+    }
 
     # --- what the lowering may put on vectors ---
     def vector_op_ok(self, op: Ops, dtype: DType, src_dtypes: set[DType]) -> bool:
@@ -194,74 +305,19 @@ class CStyleRenderer:
                 conds.append(f"({text}<{hi})")
         return "&&".join(conds) or "1"
 
-    # --- scalar ops (the semantics of every op are tinygrad_cpu's; see its runtime.py) ---
+    # --- scalar ops ---
     def alu(self, op: Ops, dtype: DType, src: DType, a: list[str]) -> str:
-        x = a[0]
-        b = a[1] if len(a) > 1 else ""
-        T = self.tname(dtype)
-        is_float, is_bool, unsigned = dtypes.is_float(src), src == dtypes.bool, dtypes.is_unsigned(src)
-        bits = src.itemsize * 8
-        if op is Ops.CAST:
-            narrow = dtypes.is_int(dtype) and (dtypes.is_unsigned(dtype) or dtype.itemsize < 4)
-            if is_float and narrow:
-                # float -> narrow or unsigned ints goes through int64, as numpy does on x86, instead of C's UB
-                wide = self.cast.format(type=self.tname(dtypes.int64), x=x)
-                if dtype == dtypes.uint64:
-                    return f"({x}<0?{self.cast.format(type=T, x=wide)}:{self.cast.format(type=T, x=x)})"
-                return self.cast.format(type=T, x=wide)
-            return self.cast.format(type=T, x=x)
-        if op is Ops.BITCAST:
-            return self.bitcast.format(src=self.tname(src), type=T, x=x)
-        if op is Ops.TRUNC and not is_float:
-            return x
-        if op in self.math_functions and is_float:
-            name = self.math_functions[op] + self.math_suffix.get(src, "")
-            if src == dtypes.float16 and self.half_math_in_float:
-                name = self.math_functions[op] + self.math_suffix.get(F32, "")
-                args = ",".join(self.cast.format(type=self.tname(F32), x=v) for v in a)
-                return self.cast.format(type=T, x=f"{name}({args})")
-            return f"{name}({','.join(a)})"
-        if op is Ops.ADD:
-            return f"({x}|{b})" if is_bool else f"({x}+{b})"
-        if op is Ops.MUL:
-            return f"({x}&{b})" if is_bool else f"({x}*{b})"
-        if op is Ops.NEG:
-            return f"(!{x})" if is_bool else f"(-{x})"
-        if op is Ops.MAX:
-            if is_bool:
-                return f"({x}|{b})"
-            return f"(({x}>{b}||{x}!={x})?{x}:{b})" if is_float else f"({x}>{b}?{x}:{b})"
-        if op is Ops.RECIP:
-            if is_float:
-                return f"({self.const(1, dtype)}/{x})"
-            return x if is_bool else f"({x}==1)" if unsigned else f"({x}==1?1:{x}<0?-1:0)"
-        if op is Ops.IDIV:
-            if is_bool:
-                return f"({x}&{b})"
-            if is_float:
-                return f"({b}==0?0:{self.math_functions[Ops.TRUNC]}{self.math_suffix.get(src, '')}({x}/{b}))"
-            return f"({b}==0?0:{x}/{b})" if unsigned else f"({b}==0?0:{b}==-1?-{x}:{x}/{b})"
-        if op is Ops.MOD:
-            return f"(!{b})" if is_bool else f"({b}==0?0:{x}%{b})" if unsigned else f"({b}==0||{b}==-1?0:{x}%{b})"
-        if op is Ops.SHL:
-            ut = self.tname(dtypes.uint64)
-            return f"(({ut}){b}>={bits}?0:{self.cast.format(type=T, x=f'({ut}){x}<<{b}')})"
-        if op is Ops.SHR:
-            ut = self.tname(dtypes.uint64)  # a negative count counts as too large, like numpy
-            return f"({x}>>(({ut}){b}<{bits - 1}?{b}:{bits - 1}))"
-        binary = {Ops.CMPLT: "<", Ops.CMPNE: "!=", Ops.AND: "&", Ops.OR: "|", Ops.XOR: "^"}
-        if op in binary:
-            return f"({x}{binary[op]}{b})"
-        if op is Ops.WHERE:
-            return f"({x}?{b}:{a[2]})"
-        raise NotImplementedError(f"{type(self).__name__} can't render {op} on {src}")
+        """`op` on the operands `a` (expressions of dtype `src`) as an expression of `dtype`, as alu_templates says."""
+        if op not in self.alu_templates:
+            raise NotImplementedError(f"{type(self).__name__} can't render {op} on {src}")
+        return fill(self.alu_templates[op], self, op, dtype, src, a)
 
     # --- vector ops ---
     def vector_alu(self, op: Ops, dtype: DType, src: DType, width: int, a: list[str]) -> str:
+        """`op` on vectors (vector_op_ok said it may be): the scalar template, which C-family vector operators
+        share, except for conversions and the math functions."""
         if op is Ops.CAST:
             return self.vector_convert.format(type=self.tname(dtype, width), x=a[0])
-        if op is Ops.RECIP:
-            return f"({self.const(1, dtype)}/{a[0]})"
         if op in self.vector_functions:
             name = self.vector_functions[op] or self._helper(op, dtype, width)
             return f"{name}({','.join(a)})"
@@ -306,9 +362,7 @@ class CStyleRenderer:
                     body.append(f"{pad}{itype} {var} = {self.global_index.format(dim=0)};")
                     closes.append(False)
                     continue
-                template = (
-                    self.global_loop if kind == "global" else "for ({itype} {var} = 0; {var} < {size}; {var}++) {{"
-                )
+                template = self.global_loop if kind == "global" else _LOOP
                 body.append(pad + template.format(itype=itype, var=var, size=size))
                 closes.append(True)
                 depth += 1
@@ -367,18 +421,17 @@ class CStyleRenderer:
         lines = list(self.prelude)
         for name, (dtype, width) in self._vtypes.items():
             fmt = {"scalar": self.tname(dtype), "name": name, "nbytes": dtype.itemsize * width, "align": dtype.itemsize}
-            lines += [t.format(**fmt) for t in (self.vector_typedef, self.vector_typedef_unaligned) if t is not None]
+            lines += [typedef.format(**fmt) for typedef in self.vector_typedefs]
         lines += list(self._helpers.values())
         qualifier = f"{self.kernel_qualifier} " if self.kernel_qualifier else ""
-        inner = f"{prog.name}_" if self.uniform_entry else prog.name
-        static = "static " if self.uniform_entry else ""
-        lines += [f"{static}{qualifier}void {inner}({signature}) {{", *body, "}"]
-        if self.uniform_entry:
-            args = ", ".join(f"({p.rsplit('*', 1)[0]}*)bufs[{j}]" for j, p in enumerate(params))
-            rest = ", ".join(p.split()[-1] for p in self.extra_params)
-            call = f"{inner}({', '.join(filter(None, [args, rest]))});"
-            lines.append(f"void {prog.name}(void **bufs, {', '.join(self.extra_params)}) {{ {call} }}")
-        return "\n".join(lines) + "\n"
+        lines += [f"{qualifier}void {self.kernel_name.format(name=prog.name)}({signature}) {{", *body, "}"]
+        return "\n".join(lines + self.entry_point(prog.name, params)) + "\n"
+
+    def entry_point(self, name: str, params: list[str]) -> list[str]:
+        """Lines after the kernel, for a runtime that calls every kernel through one signature: a function `name`
+        that calls the kernel (named by kernel_name) with the buffers `params` declares. None by default: the
+        kernel is its own entry point."""
+        return []
 
     def _space(self, prog: LinearProgram, ins: Instr) -> str:
         """The address space of the memory a LOAD or STORE touches, as vector_load/vector_store spell it."""

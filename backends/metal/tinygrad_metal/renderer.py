@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tinygrad_core.codegen.cstyle import CStyleRenderer
+from tinygrad_core.codegen.cstyle import CStyleRenderer, Template
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.ops import Ops
 
@@ -22,7 +22,7 @@ class MetalRenderer(CStyleRenderer):
     prelude: ClassVar[tuple[str, ...]] = ("#include <metal_stdlib>", "using namespace metal;")
     kernel_qualifier, buffer_qualifier = "kernel", "device"
     # NOTE: staged arrays stay private to a thread ("thread" arrays): each thread stages the rows it alone reads.
-    local_qualifier, local_align, private_space = "", "", "thread"
+    private_space = "thread"
     # group reductions: partials in threadgroup memory, one threadgroup per output row (runtime: Program.local_size)
     shared_qualifier = "threadgroup"
     group_params: ClassVar[tuple[str, ...]] = (
@@ -30,12 +30,10 @@ class MetalRenderer(CStyleRenderer):
         "uint3 lane_id [[thread_position_in_threadgroup]]",
     )
     index_builtins: ClassVar[dict[str, str]] = {"group": "(int)group_id.x", "local": "(int)lane_id.x"}
-    restrict = ""  # MSL has no restrict; Metal assumes nothing about aliasing either way
     buffer_suffix = " [[buffer({i})]]"
     extra_params: ClassVar[tuple[str, ...]] = ("uint3 gid [[thread_position_in_grid]]",)
     global_index = "(int)gid.x"  # the runtime dispatches exactly global_size threads (dispatchThreads)
     barrier = "threadgroup_barrier(mem_flags::mem_threadgroup);"
-    uniform_entry = False
     type_names: ClassVar[dict[DType, str]] = {
         dtypes.bool: "bool",
         dtypes.int8: "char",
@@ -52,14 +50,14 @@ class MetalRenderer(CStyleRenderer):
     int_suffix: ClassVar[dict[DType, str]] = {dtypes.uint32: "u", dtypes.int64: "l", dtypes.uint64: "ul"}
     vector_names: ClassVar[dict[DType, str]] = {F32: "float", dtypes.int32: "int", dtypes.float16: "half"}
     vector_dtypes: ClassVar[frozenset[DType]] = frozenset({F32, dtypes.int32})
-    vector_typedef = vector_typedef_unaligned = None  # float4 and friends are built in
     vector_literal = "{type}({elements})"
     # packed_float4 has float's alignment, so a vector access may start at any element
     vector_load = "{type}(*(const {space} packed_{type}*)({ptr}))"
     vector_store = "*({space} packed_{type}*)({ptr}) = {value};"
     gep = "{vec}[{lane}]"
     vector_convert = "{type}({x})"
-    vector_bitcast = bitcast = "as_type<{type}>({x})"
+    vector_bitcast = "as_type<{type}>({x})"
+    alu_templates: ClassVar[dict[Ops, Template]] = {**CStyleRenderer.alu_templates, Ops.BITCAST: vector_bitcast}
     math_functions: ClassVar[dict[Ops, str]] = {
         Ops.EXP2: "metal::precise::exp2",
         Ops.LOG2: "metal::precise::log2",

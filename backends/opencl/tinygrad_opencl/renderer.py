@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tinygrad_core.codegen.cstyle import CStyleRenderer
+from tinygrad_core.codegen.cstyle import CStyleRenderer, Template
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.ops import Ops
 
@@ -22,15 +22,12 @@ _PRELUDE = (
 
 class OpenCLRenderer(CStyleRenderer):
     device = "OPENCL"
-    kernel_qualifier, buffer_qualifier = "__kernel", "__global"
-    # NOTE: staged arrays stay private ("" qualifier): each work item stages the rows it alone reads.
-    local_qualifier, local_align = "", ""
+    kernel_qualifier, buffer_qualifier, restrict = "__kernel", "__global", "restrict"
+    # NOTE: staged arrays stay private (the base's "" local_qualifier): each work item stages the rows it alone reads.
     shared_qualifier = "__local"  # the partials of a group reduction
-    extra_params: ClassVar[tuple[str, ...]] = ()
     global_index = "get_global_id({dim})"
     index_builtins: ClassVar[dict[str, str]] = {"group": "get_group_id({})", "local": "get_local_id({})"}
     barrier = "barrier(CLK_LOCAL_MEM_FENCE);"
-    uniform_entry = False
     prelude = _PRELUDE
     # OpenCL C's long is 64 bits (its `long long` would be 128), and it has the short unsigned names
     type_names: ClassVar[dict[DType, str]] = {
@@ -45,14 +42,15 @@ class OpenCLRenderer(CStyleRenderer):
         dtypes.float16: "half",
     }
     int_suffix: ClassVar[dict[DType, str]] = {dtypes.uint32: "u", dtypes.int64: "l", dtypes.uint64: "ul"}
-    vector_typedef = vector_typedef_unaligned = None  # float4 and friends are built in
+    # float4 and friends are built in, and as_{type} reinterprets scalars and vectors alike
+    vector_dtypes: ClassVar[frozenset[DType]] = frozenset({dtypes.float32, dtypes.float64, dtypes.int32})
     vector_literal = "({type})({elements})"
     vector_load = "vload{width}(0, {ptr})"
     vector_store = "vstore{width}({value}, 0, {ptr});"
     gep = "{vec}.s{lane:x}"
     vector_convert = "convert_{type}({x})"
     vector_bitcast = "as_{type}({x})"
-    bitcast = "as_{type}({x})"
+    alu_templates: ClassVar[dict[Ops, Template]] = {**CStyleRenderer.alu_templates, Ops.BITCAST: vector_bitcast}
     math_suffix: ClassVar[dict[DType, str]] = {}  # exp2, log2, ... are overloaded for every float type
     # the builtins work on vectors too; MAX keeps the core's helper, since fmax drops NaNs and numpy.maximum keeps them
     vector_functions: ClassVar[dict[Ops, str | None]] = {
