@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 
 from tinygrad_core import codegen, devices, hookspecs, kernel, ops, runtime
+from tinygrad_core.codegen import cstyle
 
 CONTRACT = {
     (1, 0): """
@@ -90,6 +91,8 @@ CompiledDevice.run(self, kernel: Kernel, handles: list[Any]) -> None
 CompiledDevice.bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]
 CompiledDevice.prepare(self, kernel: Kernel, aliased: bool = False) -> CompiledKernel
 CompiledDevice attributes compiler renderer
+CStyleRenderer attributes alu_templates barrier buffer_qualifier buffer_suffix cast device extra_params float_suffix gep global_index global_loop group_params half_math_in_float index_builtins infinity int_suffix kernel_name kernel_qualifier local_align local_qualifier math_functions math_suffix nan prelude private_space restrict shared_qualifier type_names vector_bitcast vector_convert vector_dtypes vector_functions vector_literal vector_load vector_names vector_store vector_typedefs
+CStyleRenderer alu_templates ADD AND BITCAST CAST CMPLT CMPNE EXP2 IDIV LOG2 MAX MOD MUL NEG OR RECIP SHL SHR SIN SQRT TRUNC WHERE XOR
 """
 CAPABILITIES = ("dtypes", "missing_dtype_reason", "max_buffer_size", "known_failures")
 
@@ -119,6 +122,11 @@ def describe() -> str:
                 lines.append(f"{cls.__name__}.{name}{inspect.signature(member)}".replace("'", ""))
         attributes = sorted(name for name in vars(cls).get("__annotations__", {}) if not name.startswith("_"))
         lines.append(f"{cls.__name__} attributes " + " ".join(attributes))
+    if hasattr(codegen, "CompiledDevice"):  # the renderer's override points: what a dialect may set
+        renderer = cstyle.CStyleRenderer
+        names = sorted(name for name in vars(renderer).get("__annotations__", {}) if not name.startswith("_"))
+        lines.append("CStyleRenderer attributes " + " ".join(names))
+        lines.append("CStyleRenderer alu_templates " + " ".join(sorted(op.name for op in renderer.alu_templates)))
     return "\n".join(lines)
 
 
