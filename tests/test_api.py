@@ -13,16 +13,6 @@ from tinygrad_core import Device, Tensor, TinyJit, dtypes, nn
 from tinygrad_core.nn import optim
 from tinygrad_core.nn.state import get_state_dict, load_state_dict
 
-
-@pytest.fixture
-def default_device(device):
-    """Layers put their parameters on Device.DEFAULT: make it the device under test."""
-    previous = Device.DEFAULT
-    Device.DEFAULT = device
-    yield device
-    Device.DEFAULT = previous
-
-
 # --- item assignment ---
 SETITEM = [
     (1, 7.0),

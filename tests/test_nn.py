@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinygrad_core import Device, Tensor, dtypes
+from tinygrad_core import Tensor, dtypes
 from tinygrad_core.nn import (
     BatchNorm,
     BatchNorm1d,
@@ -31,15 +31,6 @@ from tinygrad_core.nn import (
 from tinygrad_core.nn.state import get_state_dict
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-@pytest.fixture
-def default_device(device):
-    """Layers create their tensors on Device.DEFAULT: point it at the device under test."""
-    previous = Device.DEFAULT
-    Device.DEFAULT = device
-    yield device
-    Device.DEFAULT = previous
 
 
 def _copy_into_torch(ours, theirs):

@@ -23,14 +23,6 @@ from tinygrad_core.nn.state import (
 )
 
 
-@pytest.fixture
-def default_device(device):
-    previous = Device.DEFAULT
-    Device.DEFAULT = device
-    yield device
-    Device.DEFAULT = previous
-
-
 class Net:
     def __init__(self):
         self.l1 = Linear(3, 4)

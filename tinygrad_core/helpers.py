@@ -4,14 +4,17 @@ and the shape arguments of the Tensor API."""
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from tinygrad_core.errors import ShapeError
 from tinygrad_core.flags import Context
 
-__all__ = ["Context", "GlobalCounters", "argfix", "getenv", "new_shape"]
+__all__ = ["Context", "GlobalCounters", "argfix", "getenv", "new_shape", "toposort"]
+
+T = TypeVar("T")
 
 
 def argfix(*x: Any) -> tuple[Any, ...]:
@@ -29,6 +32,23 @@ def new_shape(*shape: Any) -> tuple[int, ...]:
     if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
         raise ShapeError(f"a tensor's shape needs non-negative ints, got {dims}")
     return tuple(int(d) for d in dims)
+
+
+def toposort(roots: Iterable[T], children: Callable[[T], Iterable[T]]) -> list[T]:
+    """Every node reachable from `roots` once, each after all of its children: a depth-first walk without recursion
+    (graphs here are deep), visiting children in the order given, the last root first. Nodes compare by identity."""
+    order: list[T] = []
+    seen: set[int] = set()
+    stack: list[tuple[T, bool]] = [(root, False) for root in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children(node))
+    return order
 
 
 def getenv(key: str, default: Any = 0) -> Any:

@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from tinygrad_core.dtype import DType
+from tinygrad_core.helpers import toposort
 from tinygrad_core.ops import Ops
 from tinygrad_core.view import Shape, ShapeTracker
 
@@ -35,18 +36,7 @@ class KNode:
 
     def toposort(self) -> list[KNode]:
         """Every node of the DAG once, sources before users."""
-        order: list[KNode] = []
-        seen: set[int] = set()
-        stack: list[tuple[KNode, bool]] = [(self, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-            elif id(node) not in seen:
-                seen.add(id(node))
-                stack.append((node, True))
-                stack.extend((s, False) for s in reversed(node.src))
-        return order
+        return toposort([self], lambda node: reversed(node.src))
 
     def render(self) -> str:
         """A readable multi-line listing of the DAG, one numbered node per line (DEBUG >= 3)."""

@@ -34,7 +34,7 @@ from tinygrad_core import flags
 from tinygrad_core.devices import Device
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import DeviceError
-from tinygrad_core.helpers import GlobalCounters
+from tinygrad_core.helpers import GlobalCounters, toposort
 from tinygrad_core.kernel import BufferSpec, Kernel, KNode
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import ALU, Ops
@@ -112,18 +112,8 @@ def _nonzero_at_zero(base: LazyBuffer, realized: set[LazyBuffer], memo: dict[Laz
 
 def _walk(outs: list[LazyBuffer]) -> list[LazyBuffer]:
     """Every unrealized base reachable from `outs`, sources before users."""
-    order: list[LazyBuffer] = []
-    seen: set[LazyBuffer] = set()
-    stack: list[tuple[LazyBuffer, bool]] = [(lb.base, False) for lb in outs]
-    while stack:
-        base, expanded = stack.pop()
-        if expanded:
-            order.append(base)
-        elif base not in seen and base.op is not None:
-            seen.add(base)
-            stack.append((base, True))
-            stack.extend((src.base, False) for src in base.srcs)
-    return order
+    roots = [lb.base for lb in outs if lb.base.op is not None]
+    return toposort(roots, lambda base: [src.base for src in base.srcs if src.base.op is not None])
 
 
 def create_schedule(outs: list[LazyBuffer]) -> list[ScheduleItem]:

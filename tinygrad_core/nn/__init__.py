@@ -243,24 +243,6 @@ class LayerNorm2d(LayerNorm):
         return super().__call__(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-class InstanceNorm:
-    """Normalise each channel of each sample over its positions: (N, C, ...) -> same shape; affine per channel."""
-
-    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True):
-        self.num_features, self.eps = num_features, eps
-        self.weight = _param(Tensor.ones(num_features)) if affine else None
-        self.bias = _param(Tensor.zeros(num_features)) if affine else None
-
-    def __call__(self, x: Tensor) -> Tensor:
-        if x.ndim < 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"InstanceNorm({self.num_features}) got input of shape {x.shape}")
-        out = x.reshape(x.shape[0], self.num_features, -1).layernorm(eps=self.eps).reshape(x.shape)
-        if self.weight is None or self.bias is None:
-            return out
-        channel_shape = (1, -1, *[1] * (x.ndim - 2))
-        return out * self.weight.reshape(channel_shape) + self.bias.reshape(channel_shape)
-
-
 class GroupNorm:
     """Split the channels (axis 1) into num_groups groups and normalise each group over its channels and positions."""
 
@@ -279,6 +261,15 @@ class GroupNorm:
             return out
         channel_shape = (1, -1, *[1] * (x.ndim - 2))
         return out * self.weight.reshape(channel_shape) + self.bias.reshape(channel_shape)
+
+
+class InstanceNorm(GroupNorm):
+    """Normalise each channel of each sample over its positions: (N, C, ...) -> same shape; affine per channel.
+    A GroupNorm with one channel per group."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = True):
+        super().__init__(num_features, num_features, eps, affine)
+        self.num_features = num_features
 
 
 class RMSNorm:

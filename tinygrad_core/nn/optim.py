@@ -167,16 +167,21 @@ class SGD(Optimizer):
                 grad = grad + self.wd * param.detach().to(device)
             if not self.classic:
                 grad = grad * lr
-            if self.momentum:
-                buf = self.b[index].assign((self.momentum * self.b[index] + grad).cast(self.b[index].dtype))
-                grad = grad + self.momentum * buf if self.nesterov else buf
+            grad = self._with_momentum(index, grad)
             if self.classic:
                 grad = grad * lr
             param.assign(param.detach() - grad.to(param.device).cast(param.dtype))
         return self.b
 
+    def _with_momentum(self, index: int, grad: Tensor) -> Tensor:
+        """The update after the momentum buffer (b = momentum * b + grad), Nesterov's look-ahead if asked."""
+        if not self.momentum:
+            return grad
+        buf = self.b[index].assign((self.momentum * self.b[index] + grad).cast(self.b[index].dtype))
+        return grad + self.momentum * buf if self.nesterov else buf
 
-class Muon(Optimizer):
+
+class Muon(SGD):
     """Muon: SGD momentum whose update is orthogonalized by Newton-Schulz steps, then weight decay after momentum
     (tinygrad's arguments and defaults). Each update is reshaped to (rows, -1) for the iteration.
 
@@ -193,25 +198,18 @@ class Muon(Optimizer):
         nesterov: bool = True,
         device: str | None = None,
     ):
-        if momentum < 0:
-            raise ValueError(f"Muon: momentum must be non-negative, got {momentum}")
-        super().__init__(params, lr, device)
-        self.momentum, self.wd, self.nesterov = momentum, weight_decay, nesterov
+        super().__init__(params, lr, momentum, weight_decay, nesterov and momentum > 0, device=device)
         self.ns_steps, self.ns_coefficients = ns_steps, tuple(ns_coefficients)
-        self.b = [_state_like(param, self.device) for param in self.params] if momentum else []
 
     def _step(self) -> list[Tensor]:
         for index, param in enumerate(self.params):
             assert param.grad is not None
             device = self._state_device(self.b, index)
             lr = self._lr(device)
-            grad = param.grad.to(device)
-            if self.momentum:
-                buf = self.b[index].assign((self.momentum * self.b[index] + grad).cast(self.b[index].dtype))
-                grad = grad + self.momentum * buf if self.nesterov else buf
+            grad = self._with_momentum(index, param.grad.to(device))
             rows = grad.reshape(grad.shape[0], -1) if grad.ndim else grad.reshape(1, 1)
             grad = rows.newton_schulz(self.ns_steps, self.ns_coefficients).reshape(grad.shape) * lr
-            if self.wd:
+            if self.wd:  # decoupled: after momentum and orthogonalization
                 grad = grad + self.wd * lr * param.detach().to(device)
             param.assign(param.detach() - grad.cast(param.dtype).to(param.device))
         return self.b

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_core import function as F
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import ShapeError
+from tinygrad_core.helpers import toposort
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 
@@ -48,20 +49,12 @@ def apply(fn: type[F.Function], *xs: Tensor, **kwargs: Any) -> Tensor:
 
 def _toposort(self: Tensor) -> list[Tensor]:
     """Self and every tensor it was computed from through edges that take part in autodiff, inputs first."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(self, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            ctx = node._ctx
-            if ctx is not None:
-                stack.extend((p, False) for p, needed in zip(ctx.parents, ctx.needs_input_grad) if needed)
-    return order
+
+    def inputs(node: Tensor) -> list[Tensor]:
+        ctx = node._ctx
+        return [] if ctx is None else [p for p, needed in zip(ctx.parents, ctx.needs_input_grad) if needed]
+
+    return toposort([self], inputs)
 
 
 def _gradients(self: Tensor, grad: Tensor, record: bool) -> tuple[list[Tensor], dict[int, Any]]:
