@@ -91,11 +91,13 @@ CompiledDevice.run(self, kernel: Kernel, handles: list[Any]) -> None
 CompiledDevice.bind(self, kernel: Kernel, handles: list[Any]) -> Callable[[], None]
 CompiledDevice.prepare(self, kernel: Kernel, aliased: bool = False) -> CompiledKernel
 CompiledDevice attributes compiler renderer
-CStyleRenderer attributes alu_templates barrier buffer_qualifier buffer_suffix cast device extra_params float_suffix
-CStyleRenderer attributes gep global_index global_loop group_params half_math_in_float index_builtins infinity int_suffix
-CStyleRenderer attributes kernel_name kernel_qualifier local_align local_qualifier math_functions math_suffix nan prelude
-CStyleRenderer attributes private_space restrict shared_qualifier type_names vector_bitcast vector_convert vector_dtypes vector_functions
-CStyleRenderer attributes vector_literal vector_load vector_names vector_store vector_typedefs
+CStyleRenderer attributes alu_templates barrier buffer_qualifier buffer_suffix cast device
+CStyleRenderer attributes extra_params float_suffix gep global_index global_loop group_params
+CStyleRenderer attributes half_math_in_float index_builtins infinity int_suffix kernel_name kernel_qualifier
+CStyleRenderer attributes local_align local_qualifier math_functions math_suffix nan prelude
+CStyleRenderer attributes private_space restrict shared_qualifier type_names vector_bitcast vector_convert
+CStyleRenderer attributes vector_dtypes vector_functions vector_literal vector_load vector_names vector_store
+CStyleRenderer attributes vector_typedefs
 CStyleRenderer alu_templates ADD AND BITCAST CAST CMPLT CMPNE EXP2 IDIV LOG2 MAX MOD MUL
 CStyleRenderer alu_templates NEG OR RECIP SHL SHR SIN SQRT TRUNC WHERE XOR
 """
@@ -130,7 +132,7 @@ def describe() -> str:
     if hasattr(codegen, "CompiledDevice"):  # the renderer's override points: what a dialect may set
         renderer = cstyle.CStyleRenderer
         names = sorted(name for name in vars(renderer).get("__annotations__", {}) if not name.startswith("_"))
-        lines += ["CStyleRenderer attributes " + " ".join(names[i : i + 8]) for i in range(0, len(names), 8)]
+        lines += ["CStyleRenderer attributes " + " ".join(names[i : i + 6]) for i in range(0, len(names), 6)]
         ops_spelled = sorted(op.name for op in renderer.alu_templates)
         lines += [
             "CStyleRenderer alu_templates " + " ".join(ops_spelled[i : i + 12]) for i in range(0, len(ops_spelled), 12)
