@@ -7,6 +7,7 @@ drops its sources, so the graph behind it can be freed.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -21,6 +22,8 @@ from tinygrad_core.view import Shape, ShapeTracker
 
 
 class LazyBuffer:
+    __slots__ = ("_base", "arg", "buffer", "device", "dtype", "op", "shape", "srcs", "st")
+
     def __init__(
         self,
         device: str,
@@ -32,7 +35,7 @@ class LazyBuffer:
         base: LazyBuffer | None = None,
         buffer: Buffer | None = None,
     ):
-        self.device, self.st, self.dtype = device, st, dtype
+        self.device, self.st, self.dtype, self.shape = device, st, dtype, st.shape
         self._base = base
         # base-only fields; op is None once realized
         self.op, self.srcs, self.arg, self.buffer = op, srcs, arg, buffer
@@ -50,8 +53,7 @@ class LazyBuffer:
         scalar = LazyBuffer(device, ShapeTracker.from_shape(()), dtype, Ops.CONST, arg=_as_dtype(value, dtype))
         if not shape:
             return scalar
-        st = ShapeTracker.from_shape(()).reshape((1,) * len(shape)).expand(tuple(shape))
-        return LazyBuffer(device, st, dtype, base=scalar)
+        return LazyBuffer(device, _broadcast_scalar(tuple(shape)), dtype, base=scalar)
 
     @staticmethod
     def empty(shape: Shape, dtype: DType, device: str) -> LazyBuffer:
@@ -66,10 +68,6 @@ class LazyBuffer:
     @property
     def base(self) -> LazyBuffer:
         return self if self._base is None else self._base
-
-    @property
-    def shape(self) -> Shape:
-        return self.st.shape
 
     @property
     def size(self) -> int:
@@ -160,13 +158,18 @@ class LazyBuffer:
         return self._view(self.st.expand(tuple(shape)))
 
     def pad(self, padding: tuple[tuple[int, int], ...]) -> LazyBuffer:
-        return self._view(self.st.pad(tuple(padding)))
+        return self._view(self.st.pad(tuple((before, after) for before, after in padding)))
 
     def shrink(self, bounds: tuple[tuple[int, int], ...]) -> LazyBuffer:
-        return self._view(self.st.shrink(tuple(bounds)))
+        return self._view(self.st.shrink(tuple((lo, hi) for lo, hi in bounds)))
 
     def flip(self, axes: tuple[int, ...]) -> LazyBuffer:
         return self._view(self.st.flip(tuple(axes)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _broadcast_scalar(shape: Shape) -> ShapeTracker:
+    return ShapeTracker.from_shape(()).reshape((1,) * len(shape)).expand(shape)
 
 
 def _as_dtype(value: Any, dtype: DType) -> Any:

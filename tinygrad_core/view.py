@@ -38,8 +38,25 @@ def _unravel(position: int, shape: Shape) -> list[int] | None:
     return digits[::-1]
 
 
-@dataclass(frozen=True)
+@functools.lru_cache(maxsize=1 << 14)  # movement ops rebuild the same few views every step of a training loop
+def _create_view(shape: Shape, strides: tuple[int, ...] | None, offset: int, mask: Mask) -> View:
+    strides = contiguous_strides(shape) if strides is None else strides
+    strides = tuple(0 if size == 1 else st for size, st in zip(shape, strides))  # canonical: size-1 dims have stride 0
+    if mask is not None:
+        mask = tuple((max(0, lo), min(size, hi)) for (lo, hi), size in zip(mask, shape))
+        if any(lo >= hi for lo, hi in mask):
+            mask = tuple((0, 0) for _ in shape)  # nothing valid: normalise so equal views compare equal
+            offset, strides = 0, (0,) * len(shape)
+        elif all(m == (0, size) for m, size in zip(mask, shape)):
+            mask = None
+    return View(shape, strides, offset, mask)
+
+
+@dataclass(frozen=True, eq=False)
 class View:
+    """Immutable and interned: View.create returns the same object for the same arguments (most of the time: the
+    cache is bounded), so equality is usually identity and the hash is computed once."""
+
     shape: Shape
     strides: tuple[int, ...]
     offset: int = 0
@@ -47,24 +64,27 @@ class View:
 
     @staticmethod
     def create(shape: Shape, strides: tuple[int, ...] | None = None, offset: int = 0, mask: Mask = None) -> View:
-        strides = contiguous_strides(shape) if strides is None else strides
-        strides = tuple(
-            0 if size == 1 else st for size, st in zip(shape, strides)
-        )  # canonical: size-1 dims have stride 0
-        if mask is not None:
-            mask = tuple((max(0, lo), min(size, hi)) for (lo, hi), size in zip(mask, shape))
-            if any(lo >= hi for lo, hi in mask):
-                mask = tuple((0, 0) for _ in shape)  # nothing valid: normalise so equal views compare equal
-                offset, strides = 0, (0,) * len(shape)
-            elif all(m == (0, size) for m, size in zip(mask, shape)):
-                mask = None
-        return View(tuple(shape), strides, offset, mask)
+        return _create_view(tuple(shape), strides, offset, mask)
+
+    @cached_property
+    def _key(self) -> tuple[Shape, tuple[int, ...], int, Mask]:
+        return (self.shape, self.strides, self.offset, self.mask)
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash(self._key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, View) and self._hash == other._hash and self._key == other._key)
 
     @cached_property
     def contiguous(self) -> bool:
         return self.offset == 0 and self.mask is None and self.strides == contiguous_strides(self.shape)
 
-    @property
+    @cached_property
     def size(self) -> int:
         return math.prod(self.shape)
 
@@ -214,23 +234,38 @@ def merge_views(inner: View, outer: View) -> View | None:
     return View.create(outer.shape, strides, offset, mask)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ShapeTracker:
+    """Immutable, with its hash computed once; from_shape and the movement ops are memoized, so a training loop that
+    moves the same shapes every step builds each tracker once."""
+
     views: tuple[View, ...]
 
     @staticmethod
     def from_shape(shape: Shape) -> ShapeTracker:
-        return ShapeTracker((View.create(tuple(shape)),))
+        return _from_shape(tuple(shape))
 
-    @property
+    @cached_property
+    def _hash(self) -> int:
+        return hash(self.views)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        return isinstance(other, ShapeTracker) and self._hash == other._hash and self.views == other.views
+
+    @cached_property
     def shape(self) -> Shape:
         return self.views[-1].shape
 
-    @property
+    @cached_property
     def size(self) -> int:
         return self.views[-1].size
 
-    @property
+    @cached_property
     def contiguous(self) -> bool:
         return len(self.views) == 1 and self.views[0].contiguous
 
@@ -248,29 +283,42 @@ class ShapeTracker:
         return ShapeTracker(tuple(views))
 
     def _replace_top(self, view: View) -> ShapeTracker:
+        if view is self.views[-1]:
+            return self
         return ShapeTracker((*self.views[:-1], view))._simplify()
 
-    # --- movement ---
+    # --- movement (memoized per tracker and argument) ---
+    @functools.lru_cache(maxsize=1 << 14)  # noqa: B019  (trackers are immutable and few: caching holds them alive)
     def reshape(self, shape: Shape) -> ShapeTracker:
         view = self.views[-1].reshape(tuple(shape))
         if view is None:
             return ShapeTracker((*self.views, View.create(tuple(shape))))
         return self._replace_top(view)
 
+    @functools.lru_cache(maxsize=1 << 14)  # noqa: B019
     def permute(self, order: tuple[int, ...]) -> ShapeTracker:
         return self._replace_top(self.views[-1].permute(order))
 
+    @functools.lru_cache(maxsize=1 << 14)  # noqa: B019
     def expand(self, shape: Shape) -> ShapeTracker:
         return self._replace_top(self.views[-1].expand(tuple(shape)))
 
+    @functools.lru_cache(maxsize=1 << 14)  # noqa: B019
     def pad(self, padding: tuple[tuple[int, int], ...]) -> ShapeTracker:
         return self._replace_top(self.views[-1].pad(padding))
 
+    @functools.lru_cache(maxsize=1 << 14)  # noqa: B019
     def shrink(self, bounds: tuple[tuple[int, int], ...]) -> ShapeTracker:
         return self._replace_top(self.views[-1].shrink(bounds))
 
+    @functools.lru_cache(maxsize=1 << 14)  # noqa: B019
     def flip(self, axes: tuple[int, ...]) -> ShapeTracker:
         return self._replace_top(self.views[-1].flip(axes))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _from_shape(shape: Shape) -> ShapeTracker:
+    return ShapeTracker((View.create(shape),))
 
 
 @functools.lru_cache(maxsize=8192)
