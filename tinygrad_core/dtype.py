@@ -12,12 +12,28 @@ import numpy as np
 from tinygrad_core.errors import DTypeError
 
 
-@dataclass(frozen=True, eq=True)
+@dataclass(frozen=True, eq=False)
 class DType:
     priority: int  # orders dtypes of one kind; also breaks ties in the promotion lattice
     itemsize: int
     name: str
     fmt: str  # numpy dtype string; bfloat16 has no numpy dtype and is stored as raw uint16 bits
+
+    # dtypes are compared and hashed on every op: the `dtypes` singletons make equality identity, almost always
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, DType):
+            return NotImplemented
+        return (self.priority, self.itemsize, self.name, self.fmt) == (
+            other.priority,
+            other.itemsize,
+            other.name,
+            other.fmt,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
     def __repr__(self) -> str:
         return f"dtypes.{self.name}"
@@ -50,15 +66,15 @@ class dtypes:  # lower case, tinygrad's spelling: `dtypes.float32`
 
     @staticmethod
     def is_float(dtype: DType) -> builtins.bool:
-        return dtype in FLOATS
+        return dtype in FLOAT_SET
 
     @staticmethod
     def is_int(dtype: DType) -> builtins.bool:
-        return dtype in INTS
+        return dtype in INT_SET
 
     @staticmethod
     def is_unsigned(dtype: DType) -> builtins.bool:
-        return dtype in UINTS
+        return dtype in UINT_SET
 
     @staticmethod
     def from_np(dtype: np.dtype | type) -> DType:
@@ -103,6 +119,7 @@ UINTS = (dtypes.uint8, dtypes.uint16, dtypes.uint32, dtypes.uint64)
 INTS = (dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64, *UINTS)
 FLOATS = (dtypes.float16, dtypes.bfloat16, dtypes.float32, dtypes.float64)
 ALL_DTYPES = (dtypes.bool, *INTS, *FLOATS)
+UINT_SET, INT_SET, FLOAT_SET = frozenset(UINTS), frozenset(INTS), frozenset(FLOATS)  # membership by hash
 _FROM_NP = {dt.np: dt for dt in ALL_DTYPES if dt != dtypes.bfloat16}
 
 # Promotion lattice (the one tinygrad and JAX use): an edge points to the types a value converts to without loss,

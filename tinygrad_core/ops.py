@@ -14,6 +14,8 @@ PLUGIN_API: tuple[int, int] = (2, 0)
 
 
 class Ops(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity hashing, at C speed (Enum's hashes the name)
+
     # --- unary: one source, same dtype (CAST/BITCAST: the node's dtype) ---
     EXP2 = auto()
     LOG2 = auto()
