@@ -25,6 +25,7 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_core.dtype import FLOAT_SET as FLOATS
 from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
@@ -80,16 +81,13 @@ class ThreadOverride(contextlib.ContextDecorator):
 
 def takes_part(tensor: Tensor) -> bool:
     """Whether ops on `tensor` record how to differentiate through it: see the module docstring."""
-    if tensor._ctx is not None:
-        return True
-    return tensor.requires_grad is not False and dtypes.is_float(tensor.dtype)
+    return tensor._ctx is not None or (tensor.requires_grad is not False and tensor.lazydata.dtype in FLOATS)
 
 
 class Function:
-    def __init__(self, device: str, *tensors: Tensor):
-        self.device = device
-        self.needs_input_grad = [takes_part(t) for t in tensors]
-        self.requires_grad = any(self.needs_input_grad)
+    def __init__(self, *tensors: Tensor):
+        self.needs_input_grad = needs = [takes_part(t) for t in tensors]
+        self.requires_grad = True in needs
         self.parents: tuple[Tensor, ...] = tensors
         # set when the context is recorded: the inputs and output as LazyBuffers, as they were when the op ran
         self.inputs: tuple[LazyBuffer, ...] = ()

@@ -30,21 +30,26 @@ _DIFFERENTIABLE: dict[Ops, type[F.Function]] = {
 
 def apply(fn: type[F.Function], *xs: Tensor, **kwargs: Any) -> Tensor:
     """Run the Function `fn` on the tensors' LazyBuffers and wrap the result in a Tensor, recording `fn`'s context
-    on it when any input takes part in autodiff (and no_grad is off): the one place the autodiff graph grows."""
-    ctx = fn(xs[0].device, *xs)
-    record = ctx.requires_grad and not F.GradMode.no_grad()
-    inputs = tuple(x.lazydata for x in xs)
+    on it when any input takes part in autodiff (and no_grad is off): the one place the autodiff graph grows.
+    Every op goes through here, so it is written for speed: plain loops, no generators."""
+    ctx = fn(*xs)
+    inputs = tuple([x.lazydata for x in xs])
     lazy = ctx.forward(*inputs, **kwargs)
-    if record:  # tracked (True) while training or when an input asked for it, else kept until realized (None)
-        asked = F.GradMode.training() or any(x.requires_grad is True for x in xs)
-        requires_grad = True if asked else None
-    else:
-        requires_grad = False if all(x.requires_grad is False for x in xs) else None
-    out = type(xs[0])(lazy, device=lazy.device, requires_grad=requires_grad)
-    if record:
+    if ctx.requires_grad and not F.GradMode.no_grad():
+        # tracked (True) while training or when an input asked for it, else kept until realized (None)
+        requires_grad: bool | None = True if F.GradMode.training() else None
+        for x in xs:
+            if x.requires_grad is True:
+                requires_grad = True
+        out = type(xs[0])(lazy, requires_grad=requires_grad)
         out._ctx = ctx
         ctx.inputs, ctx.output = inputs, lazy
-    return out
+        return out
+    requires_grad = False
+    for x in xs:
+        if x.requires_grad is not False:
+            requires_grad = None
+    return type(xs[0])(lazy, requires_grad=requires_grad)
 
 
 def _toposort(self: Tensor) -> list[Tensor]:

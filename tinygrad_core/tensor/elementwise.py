@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygrad_core import function as F
 from tinygrad_core.dtype import DType, dtypes, least_upper_dtype, least_upper_float, to_dtype
-from tinygrad_core.errors import ArgumentError, DTypeError, ShapeError
+from tinygrad_core.errors import ArgumentError, DeviceError, DTypeError, ShapeError
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.tensor.autodiff import apply
@@ -21,31 +21,32 @@ def _broadcasted(
     self, other: TensorLike, reverse: bool = False, op: str = "op", match_dtype: bool = True
 ) -> tuple[Tensor, Tensor]:
     x: Tensor = self
-    if isinstance(other, type(self)):
-        y = other
-        if y.device != x.device:
-            from tinygrad_core.errors import DeviceError
-
-            raise DeviceError(
-                f"{op}: tensors on different devices ({x.device} and {y.device}); move one with .to(device)"
-            )
-    else:
+    if not isinstance(other, type(self)):
         if isinstance(other, np.generic):
             other = other.item()
         if not isinstance(other, (bool, int, float)):
             raise TypeError(f"{op}: unsupported operand type {type(other).__name__}")
-        # a Python scalar adapts to the tensor's dtype unless it needs a wider kind (float into int)
+        # a Python scalar adapts to the tensor's dtype unless it needs a wider kind (float into int); it is made
+        # as a constant of x's shape at once, with no graph of its own (it takes no part in autodiff)
         kind = x.dtype
         if isinstance(other, float) and not dtypes.is_float(x.dtype):
             kind = dtypes.default_float
         elif isinstance(other, int) and not isinstance(other, bool) and x.dtype == dtypes.bool:
             kind = dtypes.default_int
-        y = type(self)(LazyBuffer.const(other, kind, x.device), device=x.device, requires_grad=False)
+        if match_dtype:
+            x = x.cast(kind)
+        y = type(self)(LazyBuffer.const(other, kind, x.device, x.shape), requires_grad=False)
+        return (y, x) if reverse else (x, y)
+    y = other
+    if y.device != x.device:
+        raise DeviceError(f"{op}: tensors on different devices ({x.device} and {y.device}); move one with .to(device)")
     if reverse:
         x, y = y, x
-    if match_dtype:
+    if match_dtype and x.dtype != y.dtype:
         kind = least_upper_dtype(x.dtype, y.dtype)
         x, y = x.cast(kind), y.cast(kind)
+    if x.shape == y.shape:
+        return x, y
     try:
         shape = tuple(np.broadcast_shapes(x.shape, y.shape))
     except ValueError:

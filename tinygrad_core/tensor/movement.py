@@ -26,7 +26,10 @@ def _axis(self: Tensor, axis: int, ndim: int | None = None) -> int:
 
 def reshape(self: Tensor, shape: Any, *args: int) -> Tensor:
     """`Tensor.arange(6).reshape(2, -1).shape` -> (2, 3)"""
-    new = tuple(s if s is not None else self.shape[i] for i, s in enumerate(argfix(shape, *args)))
+    given = argfix(shape, *args)
+    if given == self.shape:
+        return self
+    new = tuple(s if s is not None else self.shape[i] for i, s in enumerate(given))
     if new.count(-1) > 1:
         raise ShapeError(f"reshape: only one dim can be -1, got {new}")
     if -1 in new:
@@ -46,13 +49,15 @@ def view(self: Tensor, *shape: Any) -> Tensor:
 def expand(self: Tensor, shape: Any, *args: int) -> Tensor:
     """Broadcast size-1 dims (and new leading dims). `Tensor([1, 2]).expand(2, 2).tolist()` -> [[1, 2], [1, 2]]"""
     new = argfix(shape, *args)
+    if new == self.shape:
+        return self
     if len(new) < self.ndim:
         raise ShapeError(f"expand: cannot expand {self.shape} to fewer dims {new}")
     current = (1,) * (len(new) - self.ndim) + self.shape
     new = tuple(old if want == -1 else want for old, want in zip(current, new))
     if any(old != want and old != 1 for old, want in zip(current, new)):
         raise ShapeError(f"expand: cannot expand {self.shape} to {new}")
-    x = self.reshape(current)
+    x = self.reshape(current) if len(current) != self.ndim else self
     return x if new == current else apply(F.Expand, x, shape=new)
 
 

@@ -107,11 +107,14 @@ class Tensor(
         dtype: DType | str | None = None,
         requires_grad: bool | None = None,
     ):
-        device = Device.canonicalize(device) if device is not None else Device.DEFAULT
-        want = to_dtype(dtype) if dtype is not None else None
         self.grad: Tensor | None = None
         self.requires_grad: bool | None = requires_grad
         self._ctx: F.Function | None = None
+        if isinstance(data, LazyBuffer) and dtype is None and (device is None or device == data.device):
+            self.lazydata: LazyBuffer = data  # the path every op takes: nothing to convert or move
+            return
+        device = Device.canonicalize(device) if device is not None else Device.DEFAULT
+        want = to_dtype(dtype) if dtype is not None else None
         if isinstance(data, LazyBuffer):
             lazy = data if want is None else data.cast(want)
         elif isinstance(data, Tensor):
@@ -143,7 +146,7 @@ class Tensor(
             raise TypeError(f"can't create a Tensor from {type(data).__name__}")
         if lazy.device != device:
             lazy = lazy.copy_to_device(device)
-        self.lazydata: LazyBuffer = lazy
+        self.lazydata = lazy
 
     @property
     def device(self) -> str:
