@@ -365,44 +365,61 @@ class _Template:
         return [ScheduleItem(device, tuple(buffer(s) for s in slots), kernel) for device, slots, kernel in self.items]
 
 
-def _structure(bases: list[LazyBuffer], outs: list[LazyBuffer]) -> tuple[Any, list[LazyBuffer]]:
-    """A key equal for graphs that create_schedule treats alike, and the nodes it numbers: `bases` (the walk), then
-    the realized bases they read, in order of first use.
+def _structure(outs: list[LazyBuffer]) -> tuple[Any, list[LazyBuffer], int]:
+    """A key equal for graphs that create_schedule treats alike, the nodes it numbers and how many of them are bases:
+    every unrealized base behind `outs` (sources before users), then the realized bases they read (leaves), in order
+    of first use. One walk does it all: in a training loop without TinyJit this runs for every realize.
 
     The key holds everything the scheduler reads: each base's op, arg, dtype, device and shape and each source's
     node and view (masks decide rule 5, strides rules 2 and 3); each leaf's dtype, device and shape; which bases
     are asked for; and which nodes share a Buffer object, since rules 3 and 4 compare buffers by identity and an
-    ASSIGN arrives holding its target's. Buffers are only numbered, so the same graph over new memory hits.
+    ASSIGN arrives holding its target's. Buffers are only numbered, so the same graph over new memory hits. A source
+    is numbered i >= 0 for the i-th base and -1 - k for the k-th leaf.
     """
-    number = {base: i for i, base in enumerate(bases)}
-    nodes = list(bases)
+    number: dict[LazyBuffer, int] = {}
+    bases: list[LazyBuffer] = []
+    leaves: list[LazyBuffer] = []
     buffers: dict[int, int] = {}
     specs: list[tuple[str, int, DType]] = []  # per numbered buffer
 
-    def buffer_number(node: LazyBuffer) -> int | None:
-        buf = node.buffer
+    def buffer_number(buf: Buffer | None) -> int | None:
         if buf is None:
             return None
-        if id(buf) not in buffers:
-            buffers[id(buf)] = len(specs)
+        i = buffers.get(id(buf))
+        if i is None:
+            i = buffers[id(buf)] = len(specs)
             specs.append((buf.device, buf.size, buf.dtype))
-        return buffers[id(buf)]
+        return i
 
-    rows, leaves = [], []
-    for base in bases:
+    rows, leaf_rows = [], []
+    seen: set[LazyBuffer] = set()
+    stack: list[tuple[LazyBuffer, bool]] = [(lb.base, False) for lb in outs if lb.base.op is not None]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            if node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                for src in node.srcs:
+                    src_base = src.base
+                    if src_base.op is not None and src_base not in seen:
+                        stack.append((src_base, False))
+            continue
         srcs = []
-        for src in base.srcs:
-            i = number.get(src.base)
+        for src in node.srcs:
+            src_base = src.base
+            i = number.get(src_base)
             if i is None:  # realized: a leaf of this graph
-                leaf = src.base
-                i = number[leaf] = len(nodes)
-                nodes.append(leaf)
-                leaves.append((leaf.dtype, leaf.device, leaf.shape, buffer_number(leaf)))
+                i = number[src_base] = -1 - len(leaves)
+                leaves.append(src_base)
+                leaf_rows.append((src_base.dtype, src_base.device, src_base.shape, buffer_number(src_base.buffer)))
             srcs.append((i, src.st))
-        arg = repr(base.arg) if base.op is Ops.CONST else base.arg  # repr: NaN must equal itself, -0.0 differ from 0.0
-        rows.append((base.op, arg, base.dtype, base.device, base.shape, buffer_number(base), tuple(srcs)))
+        number[node] = len(bases)
+        bases.append(node)
+        arg = repr(node.arg) if node.op is Ops.CONST else node.arg  # repr: NaN must equal itself, -0.0 differ from 0.0
+        rows.append((node.op, arg, node.dtype, node.device, node.shape, buffer_number(node.buffer), tuple(srcs)))
     wanted = tuple(sorted({number[lb.base] for lb in outs}))
-    return (tuple(rows), tuple(leaves), tuple(specs), wanted), nodes
+    return (tuple(rows), tuple(leaf_rows), tuple(specs), wanted), bases + leaves, len(bases)
 
 
 class ScheduleCache:
@@ -446,8 +463,7 @@ def realize(*lbs: LazyBuffer) -> None:
     pending = [lb for lb in lbs if not lb.realized]
     if not pending:
         return
-    bases = _walk(pending)
-    key, nodes = _structure(bases, pending)
+    key, nodes, count = _structure(pending)
     template = schedule_cache.get(key)
     if template is None:
         items = create_schedule(pending)
@@ -457,6 +473,6 @@ def realize(*lbs: LazyBuffer) -> None:
         items = template.items_for(nodes)
     run_schedule(items)
     written = {id(item.bufs[0]) for item in items}
-    for base in bases:
+    for base in nodes[:count]:
         if base.buffer is not None and id(base.buffer) in written:
             base.op, base.srcs, base.arg = None, (), None
