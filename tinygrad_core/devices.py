@@ -344,6 +344,9 @@ class _Devices:
     # --- devices ---
     def __getitem__(self, name: str) -> RuntimeDevice:
         """The device object for `name`, opened on first use and cached: `Device["OPENCL:1"]`."""
+        opened = self._instances.get(name)  # the scheduler asks by canonical name for every kernel it runs
+        if opened is not None:
+            return opened
         canonical = self.canonicalize(name)
         with self._lock:
             if canonical not in self._instances:

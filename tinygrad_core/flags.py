@@ -45,8 +45,11 @@ def _names(raw: str) -> tuple[str, ...]:
 class Flag(Generic[T]):
     """One environment variable: `.value` parses it now; an enclosing Context(...) wins, unset gives the default."""
 
-    def __init__(self, name: str, default: str, parse: Callable[[str], T]):
+    def __init__(self, name: str, default: str, parse: Callable[[str], T], pure: bool = True):
         self.name, self.default, self.parse = name, default, parse  # default is spelled as in the environment
+        # environment text -> value, for flags read on every kernel launch; `pure=False`: the parse reads more
+        # than the text (a path under ~ reads HOME), so it runs every time
+        self._parsed: dict[str, T] | None = {} if pure else None
         _FLAGS[name] = self
 
     @property
@@ -55,7 +58,12 @@ class Flag(Generic[T]):
             if self.name in overrides:
                 return overrides[self.name]
         raw = os.environ.get(self.name, "")
-        return self.coerce(raw if raw != "" else self.default)
+        if self._parsed is None:
+            return self.coerce(raw if raw != "" else self.default)
+        parsed = self._parsed.get(raw)
+        if parsed is None:
+            parsed = self._parsed[raw] = self.coerce(raw if raw != "" else self.default)
+        return parsed
 
     def coerce(self, value: Any) -> T:
         """Parse `value` as if it were the environment variable's text (lists may be given as lists)."""
@@ -84,7 +92,7 @@ TINYGRAD_DISABLE_PLUGINS: Flag[tuple[str, ...]] = Flag("TINYGRAD_DISABLE_PLUGINS
 # >= 1: print each step of finding, loading and checking backend plugins to stderr
 TINYGRAD_TRACE_PLUGINS: Flag[int] = Flag("TINYGRAD_TRACE_PLUGINS", "0", _int)
 # where compiled kernels are cached, keyed by a hash of their source
-CACHEDIR: Flag[str] = Flag("CACHEDIR", "~/.cache/tinygrad_core", os.path.expanduser)
+CACHEDIR: Flag[str] = Flag("CACHEDIR", "~/.cache/tinygrad_core", os.path.expanduser, pure=False)
 # compiled backends: >= 1 times that many candidate plans per new kernel and keeps the fastest (cached on disk)
 BEAM: Flag[int] = Flag("BEAM", "0", _int)
 # compiled backends: 1 lowers every new kernel as plain loops (no vectors, tiles, staging or split reductions), for
