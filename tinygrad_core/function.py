@@ -367,15 +367,18 @@ class Reshape(Function):
 
 
 class Expand(Function):
+    """Broadcast to `shape`; the input may have fewer dims (taken as leading 1s), so one op adds and expands them."""
+
     def forward(self, x: LazyBuffer, shape: tuple[int, ...]) -> LazyBuffer:
+        self.input_shape, self.dtype = x.shape, x.dtype
+        x = x.reshape((1,) * (len(shape) - len(x.shape)) + x.shape)
         self.axes = tuple(i for i, (old, new) in enumerate(zip(x.shape, shape)) if old != new)
-        self.dtype = x.dtype
         return x.expand(shape)
 
     def backward(self, grad: Value, inputs: tuple[Value, ...], output: Value) -> Grad:
         # sum low-precision gradients in float32 so broadcasting over many elements stays accurate
         wide = dtypes.float32 if self.dtype in (dtypes.float16, dtypes.bfloat16) else grad.dtype
-        return grad.cast(wide).r(Ops.SUM, self.axes).cast(grad.dtype)
+        return grad.cast(wide).r(Ops.SUM, self.axes).cast(grad.dtype).reshape(self.input_shape)
 
 
 class Permute(Function):

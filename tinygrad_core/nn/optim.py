@@ -244,18 +244,22 @@ class LAMB(Optimizer):
     def _step(self) -> list[Tensor]:
         self.b1_t.assign(self.b1_t * self.b1)
         self.b2_t.assign(self.b2_t * self.b2)
+        # the bias corrections as 0-d factors, made once per step and device, not once per parameter:
+        # m_hat = m * (1 / (1 - b1**t)), sqrt(v_hat) = sqrt(v) * (1 / sqrt(1 - b2**t))
+        factors: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
         for index, param in enumerate(self.params):
             assert param.grad is not None
             device = self._state_device(self.m, index)
-            lr = self._lr(device)
+            if device not in factors:
+                b1_t, b2_t = self.b1_t.to(device).reshape(()), self.b2_t.to(device).reshape(())
+                factors[device] = (self._lr(device), (1.0 - b1_t).reciprocal(), (1.0 - b2_t).sqrt().reciprocal())
+            lr, m_scale, v_scale = factors[device]
             grad = param.grad.to(device)
             m = self.m[index].assign((self.b1 * self.m[index] + (1.0 - self.b1) * grad).cast(self.m[index].dtype))
             v = self.v[index].assign(
                 (self.b2 * self.v[index] + (1.0 - self.b2) * grad.square()).cast(self.v[index].dtype)
             )
-            m_hat = m / (1.0 - self.b1_t.to(device).reshape(()))
-            v_hat = v / (1.0 - self.b2_t.to(device).reshape(()))
-            update = m_hat / (v_hat.sqrt() + self.eps)
+            update = (m * m_scale) / (v.sqrt() * v_scale + self.eps)
             if self.wd:
                 update = update + self.wd * param.detach().to(device)
             if not self.adam:

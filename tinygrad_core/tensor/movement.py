@@ -57,8 +57,9 @@ def expand(self: Tensor, shape: Any, *args: int) -> Tensor:
     new = tuple(old if want == -1 else want for old, want in zip(current, new))
     if any(old != want and old != 1 for old, want in zip(current, new)):
         raise ShapeError(f"expand: cannot expand {self.shape} to {new}")
-    x = self.reshape(current) if len(current) != self.ndim else self
-    return x if new == current else apply(F.Expand, x, shape=new)
+    if new == current:
+        return self.reshape(new)
+    return apply(F.Expand, self, shape=new)
 
 
 def permute(self: Tensor, order: Any, *args: int) -> Tensor:
