@@ -297,3 +297,25 @@ def test_optimizer_state_on_another_device(device):
         assert opt.m[0].device == (state_device or device)
         results.append(w.numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
+def test_a_realized_constant_is_a_buffer_of_its_own(device):
+    """tinygrad's behaviour: Tensor.zeros(3).realize() holds three elements, so it can be assigned to and indexed
+    into, and other constants equal to it keep their values."""
+    a, b = Tensor.zeros(3, device=device), Tensor.zeros(3, device=device)
+    a.realize()
+    a.assign(Tensor.ones(3, device=device)).realize()
+    full = Tensor.full((2, 2), 3.0, device=device).realize()
+    full[0, 0] = 5
+    assert (a.tolist(), b.tolist()) == ([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+    assert full.tolist() == [[5.0, 3.0], [3.0, 3.0]]
+
+
+def test_scalar_operands_share_one_constant_node(device):
+    """`x * 2` and `y * 2` read the same constant node (the scheduler sees it once); realizing one result leaves
+    the other, and new products, intact."""
+    x, y = Tensor([1.0, 2.0], device=device), Tensor([3.0, 4.0], device=device)
+    first, second = x * 2, y * 2
+    assert first.lazydata.srcs[1] is second.lazydata.srcs[1]
+    first.realize()
+    assert (first.tolist(), second.tolist(), (x * 2 + y * 2).tolist()) == ([2.0, 4.0], [6.0, 8.0], [8.0, 12.0])

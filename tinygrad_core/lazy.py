@@ -49,11 +49,24 @@ class LazyBuffer:
         return LazyBuffer(device, ShapeTracker.from_shape(array.shape), dtype, buffer=buffer)
 
     @staticmethod
-    def const(value: Any, dtype: DType, device: str, shape: Shape = ()) -> LazyBuffer:
-        scalar = LazyBuffer(device, ShapeTracker.from_shape(()), dtype, Ops.CONST, arg=_as_dtype(value, dtype))
-        if not shape:
-            return scalar
-        return LazyBuffer(device, _broadcast_scalar(tuple(shape)), dtype, base=scalar)
+    def const(value: Any, dtype: DType, device: str, shape: Shape = (), shared: bool = False) -> LazyBuffer:
+        """`value` everywhere in `shape`. `shared`: for operands no Tensor the user holds will ever point to (a Python
+        scalar in `x * 2`): the same (value, dtype, device, shape) then gives the same node while it is unrealized, so
+        a training loop's scalars are not rebuilt every step and the scheduler sees each once. A node a user can
+        reach is never shared: realized and assigned to, it would change every tensor sharing it."""
+        arg = _as_dtype(value, dtype)
+        key = (repr(arg), dtype, device, tuple(shape))  # repr: NaN equals itself, -0.0 differs from 0.0
+        if shared:
+            cached = _shared_constants.get(key)
+            if cached is not None and cached.base.op is Ops.CONST:
+                return cached
+        scalar = LazyBuffer(device, ShapeTracker.from_shape(()), dtype, Ops.CONST, arg=arg)
+        lazy = LazyBuffer(device, _broadcast_scalar(key[3]), dtype, base=scalar) if shape else scalar
+        if shared:
+            if len(_shared_constants) >= 4096:
+                _shared_constants.clear()
+            _shared_constants[key] = lazy
+        return lazy
 
     @staticmethod
     def empty(shape: Shape, dtype: DType, device: str) -> LazyBuffer:
@@ -165,6 +178,9 @@ class LazyBuffer:
 
     def flip(self, axes: tuple[int, ...]) -> LazyBuffer:
         return self._view(self.st.flip(tuple(axes)))
+
+
+_shared_constants: dict[tuple[str, DType, str, Shape], LazyBuffer] = {}
 
 
 @functools.lru_cache(maxsize=1024)

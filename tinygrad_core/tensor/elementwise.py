@@ -35,7 +35,7 @@ def _broadcasted(
             kind = dtypes.default_int
         if match_dtype:
             x = x.cast(kind)
-        y = type(self)(LazyBuffer.const(other, kind, x.device, x.shape), requires_grad=False)
+        y = type(self)(LazyBuffer.const(other, kind, x.device, x.shape, shared=True), requires_grad=False)
         return (y, x) if reverse else (x, y)
     y = other
     if y.device != x.device:

@@ -181,8 +181,13 @@ class Tensor(
 
     def realize(self, *lst: Tensor) -> Tensor:
         """Compute this tensor (and any others given) now: `Tensor.realize(a, b)` or `a.realize()`. A tensor not
-        tracked for autodiff (requires_grad None: training off, no input asked) drops its graph here."""
+        tracked for autodiff (requires_grad None: training off, no input asked) drops its graph here. A constant
+        (Tensor.zeros(3)) becomes a buffer of its whole shape, as in tinygrad, so it can be assigned to afterwards."""
         tensors = (self, *lst)
+        for t in tensors:
+            lazy = t.lazydata
+            if lazy.shape and lazy.base.op is Ops.CONST:
+                t.lazydata = lazy.contiguous(force=True)
         realize(*(t.lazydata for t in tensors))
         for t in tensors:
             if t.requires_grad is None:
