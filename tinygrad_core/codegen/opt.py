@@ -134,12 +134,15 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
         return next((d for d in odims if d != v and shape[d] >= 2 and moving and along(d, moving, (0,))), None)
 
     last = odims[-1] if odims else None
-    # an output row the full width doesn't divide (28 or 30 columns of a 3x3 convolution) takes narrower vectors
-    reduce_vector = bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
-    if last is not None and not reduce_vector and shape[last] % W:
+    # a contiguous reduction the full width doesn't divide (24 columns of a convolution's weight gradient) and an
+    # output row likewise (28 or 30 columns of a 3x3 convolution) take narrower vectors
+    red_width = 1
+    if W > 1 and rdims and along(rdims[-1], loads, (0, 1)):
+        red_width = next((w for w in (W, W // 2, W // 4) if w >= 4 and shape[rdims[-1]] % w == 0), 1)
+    if last is not None and red_width != W and shape[last] % W:
         W = next((w for w in (W // 2, W // 4, W // 8) if w >= 2 and shape[last] % w == 0), W)
     out_ok = W > 1 and last is not None and shape[last] % W == 0 and store.strides[last] == 1
-    red_ok = W > 1 and bool(rdims) and shape[rdims[-1]] % W == 0 and along(rdims[-1], loads, (0, 1))
+    red_ok = red_width > 1
     vector: int | None = None
     if out_ok and last is not None and along(last, loads, (0, 1)):
         vector = last
@@ -153,7 +156,7 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
         if fixed and footprint <= STAGE_LIMIT and shape[tile] >= 16:
             vector, stage = last, [a.buf for a in gathers]
     if vector is None and red_ok:
-        vector = rdims[-1]
+        vector, W = rdims[-1], red_width  # contiguous loads beat gathered ones, even in narrower vectors
     elif vector is None and out_ok:
         vector = last  # gathers, but stores and the arithmetic are vectors
 
@@ -167,6 +170,12 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
             upcast[vector] = W * _divisor(shape[vector] // W, [2])
             if tile is not None:
                 upcast[tile] = _divisor(shape[tile], [6, 4, 3, 2])
+                # a second tile over a dim the other operand is broadcast along (a convolution's batch, where the
+                # weights are): each loaded weight then feeds this many more multiply-adds; at most 16 accumulators
+                room = 16 // (upcast[vector] // W * upcast[tile])
+                second = [d for d in odims if d not in (vector, tile) and any(a.strides[d] == 0 for a in loads)]
+                if second and room >= 2:
+                    upcast[second[0]] = _divisor(shape[second[0]], [n for n in (4, 3, 2) if n <= room])
     elif vector is not None:
         # a reduction along contiguous memory: tile the outputs whose loads broadcast, else unroll into 4 accumulators
         tiles = [d for d in odims if shape[d] >= 2 and any(a.strides[d] == 0 for a in loads)][:2]
@@ -177,7 +186,7 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
         for d in [d for d in odims if any(a.strides[d] == 0 for a in loads)][:2]:
             upcast[d] = _divisor(shape[d], [4, 2])
     if rdims and vector != rdims[-1] and math.prod(upcast) <= 96:
-        upcast[rdims[-1]] = _divisor(shape[rdims[-1]], [4, 2])
+        upcast[rdims[-1]] = _divisor(shape[rdims[-1]], [4, 3, 2])
 
     order = list(odims)
     tile_dim = tile_for(vector) if vector is not None and vector in odims else None
