@@ -10,8 +10,14 @@ A Kernel is one pass over memory: a DAG of KNodes rooted at a STORE into buffer 
 
 Shapes: a kernel has a `full_shape` (the loop space) and an `out_shape` (full_shape with the reduce axes set to 1);
 both have the same number of dims. Nodes under the REDUCE live in full_shape, the REDUCE and everything above it
-in out_shape. A kernel holds at most one REDUCE node. Trackers are in view.py; a backend either interprets them
-(cpu) or renders their index arithmetic (the C-family renderer).
+in out_shape. Trackers are in view.py; a backend either interprets them (cpu) or renders their index arithmetic
+(the C-family renderer).
+
+Row kernels (plugin API 2.1): a kernel may hold several REDUCE nodes, all over the same axes, and its STORE may
+write full_shape ("writes its rows"). A node in full_shape that reads a REDUCE reads its value broadcast along the
+reduced axes, so a later REDUCE can use an earlier one and the STORE can write every element of a row after the
+row's reductions: softmax is max, then the sum of exp(x - max), then exp(x - max) / sum, in one kernel that
+passes over each row while it is in cache. A backend that declares API 2.0 never receives one.
 """
 
 from __future__ import annotations
@@ -73,8 +79,18 @@ class Kernel:
     bufs: tuple[BufferSpec, ...]  # bufs[0] is the output
 
     @cached_property
+    def reduces(self) -> tuple[KNode, ...]:
+        """Every REDUCE node, each after the ones it reads (a row kernel has several; most kernels one or none)."""
+        return tuple(n for n in self.ast.toposort() if n.op is Ops.REDUCE)
+
+    @property
     def reduce(self) -> KNode | None:
-        return next((n for n in self.ast.toposort() if n.op is Ops.REDUCE), None)
+        return self.reduces[0] if self.reduces else None
+
+    @property
+    def writes_rows(self) -> bool:
+        """Whether this is a row kernel (see the module docstring): several REDUCEs, or a STORE in full_shape."""
+        return len(self.reduces) > 1 or (bool(self.reduces) and self.out_shape == self.full_shape)
 
     @property
     def out_shape(self) -> Shape:

@@ -178,6 +178,8 @@ class Lowerer:
                 raise ValueError(f"plan {plan} does not fit the loop space {self.shape}")
         if plan.group > 1:
             last = self.rdims[-1] if self.rdims else None
+            if kernel.writes_rows:
+                raise ValueError(f"plan {plan}: a row kernel takes no group reduction")
             if last is None or self.shape[last] % plan.group or not renderer.shared_qualifier or not renderer.barrier:
                 raise ValueError(f"plan {plan}: a group reduction needs a reduce dim it divides and shared memory")
             if plan.vector is not None or plan.stage or any(plan.upcast_of(d) > 1 for d in self.rdims):
@@ -319,8 +321,8 @@ class Lowerer:
             if all(v == values[0] for v in values):
                 return Val("s", (self.emit(U.CONST, node.dtype, 1, (), values[0]),), node.dtype)
             return Val("l", tuple(self.emit(U.CONST, node.dtype, 1, (), v) for v in values), node.dtype)
-        if node.op is Ops.REDUCE:
-            return self.reduced[key]
+        if node.op is Ops.REDUCE:  # one value per output lane, broadcast along the reduce dims (row kernels)
+            return self.reduced[id(node)][tuple(p for p in key if p[0] not in self.rdims)]
         srcs = [self.value(s, key) for s in node.src]
         return self.alu(node.op, node.dtype, srcs, width)
 
@@ -390,6 +392,7 @@ class Lowerer:
             self.base[last] = Lin.var(f"ridx{last}", self.shape[last] // plan.group) * plan.group + self.lane
             size = len(out_keys) * plan.group
             self.shared = self.emit(U.LOCAL, _acc_dtype(k.reduce), 1, (), ("partials", size, True))
+        self.reduce_base = {d: self.base[d] for d in self.rdims}
         order = list(plan.order) or self.odims
         loops = [d for d in order if self.shape[d] // plan.upcast_of(d) > 1]
         staged = [n for n in (k.reduce.toposort() if k.reduce else []) if n.op is Ops.LOAD and n.arg[0] in plan.stage]
@@ -407,14 +410,18 @@ class Lowerer:
             kind = "global" if d == plan.parallel else "loop"
             global_size = self.shape[d] // plan.upcast_of(d) if kind == "global" else global_size
             self.emit(U.LOOP, None, 1, (), (f"gidx{d}", self.shape[d] // plan.upcast_of(d), kind))
-        if k.reduce is not None:
-            self.lower_reduce(k.reduce, out_keys)
-        for d in self.rdims:
-            self.base[d] = Lin.num(0)
-        store = k.ast
-        for key in out_keys:
-            width = self.width_of(key)
-            self.store(self.params[0], self.value(store.src[0], key), self.access(store.arg[1], key, width))
+        self.reduced: dict[int, dict[Any, Val]] = {}
+        for reduce in k.reduces:  # a row kernel's reductions, each in a loop of its own over the row
+            self.lower_reduce(reduce, out_keys)
+        if k.writes_rows and k.out_shape == self.shape:
+            self.store_rows(out_keys)
+        else:
+            for d in self.rdims:
+                self.base[d] = Lin.num(0)
+            store = k.ast
+            for key in out_keys:
+                width = self.width_of(key)
+                self.store(self.params[0], self.value(store.src[0], key), self.access(store.arg[1], key, width))
         if plan.group > 1:  # lane 0 stored; the next iteration's partials wait until it has read these
             self.emit(U.ENDIF, None)
             self.emit(U.BARRIER, None)
@@ -424,6 +431,30 @@ class Lowerer:
             self.emit(U.ENDLOOP, None)
         bufs = [(b.dtype, i in written) for i, b in enumerate(k.bufs)]
         return LinearProgram(k.name, self.instrs, bufs, global_size, self.index_dtype, local_size=plan.group)
+
+    def reduce_loops(self, split: dict[int, int]) -> list[int]:
+        """Open the loops over the reduce dims (a pass over the row); return the dims looped, to close them after.
+        Values computed in an earlier pass live in its loops' scope: none is reused."""
+        self.base.update(self.reduce_base)
+        self.memo = {}
+        sizes = {d: self.shape[d] // self.plan.upcast_of(d) // split.get(d, 1) for d in self.rdims}
+        empty = any(self.shape[d] == 0 for d in self.rdims)  # nothing to reduce: the accumulators keep their start
+        loops = [d for d in self.rdims if sizes[d] > 1 and not empty]
+        for d in loops:
+            self.emit(U.LOOP, None, 1, (), (f"ridx{d}", sizes[d], "reduce"))
+        return loops
+
+    def store_rows(self, out_keys: list[tuple[tuple[int, int], ...]]) -> None:
+        """A row kernel's STORE in full_shape: one more pass over the row after its reductions, writing each element."""
+        store = self.k.ast
+        loops = self.reduce_loops({})
+        for rkey in self.lane_keys([d for d in self.rdims if self.plan.upcast_of(d) > 1]):
+            for okey in out_keys:
+                key = tuple(sorted(okey + rkey))
+                width = self.width_of(key)
+                self.store(self.params[0], self.value(store.src[0], key), self.access(store.arg[1], key, width))
+        for _ in loops:
+            self.emit(U.ENDLOOP, None)
 
     def lower_reduce(self, reduce: KNode, out_keys: list[tuple[tuple[int, int], ...]]) -> None:
         op = Ops.ADD if reduce.arg[0] is Ops.SUM else Ops.MAX
@@ -443,12 +474,8 @@ class Lowerer:
                         "v" if width > 1 else "s", (self.emit(U.ACC, acc_dtype, width, (), init),), acc_dtype
                     )
         # a group reduction's lanes share the last reduce dim: each loops over its 1/group of it
-        split = {self.rdims[-1]: self.plan.group}
-        sizes = {d: self.shape[d] // self.plan.upcast_of(d) // split.get(d, 1) for d in self.rdims}
-        empty = any(self.shape[d] == 0 for d in self.rdims)  # nothing to reduce: the accumulators keep their start
-        loops = [d for d in self.rdims if sizes[d] > 1 and not empty]
-        for d in loops:
-            self.emit(U.LOOP, None, 1, (), (f"ridx{d}", sizes[d], "reduce"))
+        loops = self.reduce_loops({self.rdims[-1]: self.plan.group} if self.rdims else {})
+        empty = any(self.shape[d] == 0 for d in self.rdims)
         for rkey in [] if empty else self.lane_keys(rup):  # reduce lanes outermost: neighbours hit different accs
             for okey in out_keys:
                 key = tuple(sorted(okey + rkey))
@@ -461,7 +488,7 @@ class Lowerer:
             self.emit(U.ENDLOOP, None)
         if self.plan.group > 1:
             accs = self.combine_group(op, acc_dtype, init, [accs[(okey, ())] for okey in out_keys], out_keys)
-        self.reduced: dict[Any, Val] = {}
+        reduced: dict[Any, Val] = self.reduced.setdefault(id(reduce), {})
         for okey in out_keys:
             parts = [accs[(okey, akey)] for akey in self.lane_keys(acc_dims)]
             total = parts[0]
@@ -475,7 +502,7 @@ class Lowerer:
                 total = Val("s", (result,), acc_dtype)
             if acc_dtype != reduce.dtype:
                 total = self.alu(Ops.CAST, reduce.dtype, [total], self.width_of(okey))
-            self.reduced[okey] = total
+            reduced[okey] = total
 
     def combine_group(self, op: Ops, dtype: DType, init: Any, parts: list[Val], out_keys: list[Any]) -> dict[Any, Val]:
         """Each lane's partials into shared memory, a barrier, then lane 0 combines them (and, after this, stores)."""

@@ -57,10 +57,10 @@ def _strides(st: ShapeTracker, dims: list[Lin], shape: tuple[int, ...]) -> list[
 
 
 def accesses(kernel: Kernel) -> tuple[list[Access], Access]:
-    """How the reduce-side loads (or all loads, without a reduce) and the store walk each dim."""
+    """How the reduce-side loads (or all loads, without a reduce or in a row kernel) and the store walk each dim."""
     shape = kernel.full_shape
     dims = [Lin.var(f"d{i}", n) for i, n in enumerate(shape)]
-    root = kernel.reduce if kernel.reduce is not None else kernel.ast
+    root = kernel.reduce if kernel.reduce is not None and not kernel.writes_rows else kernel.ast
 
     def walk(node: KNode) -> Access:
         return Access(node.arg[0], node.dtype.itemsize, _strides(node.arg[1], dims, shape))
@@ -111,7 +111,7 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
     if not shape:
         return Plan()
     # group_reductions: a device may have shared memory yet be faster without (OpenCL on a CPU: PoCL)
-    if renderer.shared_qualifier and capabilities.group_reductions:
+    if renderer.shared_qualifier and capabilities.group_reductions and not kernel.writes_rows:
         plan = group_plan(kernel)
         if plan is not None:
             return plan
@@ -198,7 +198,7 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
             big_stride = any(a.strides[r] is None or abs(a.strides[r] or 0) >= 64 for r in rdims)
             if a.strides[tile_dim] == 0 and big_stride and footprint * a.itemsize <= STAGE_LIMIT:
                 stage.append(a.buf)
-    if stage and tile_dim is not None:
+    if stage and tile_dim is not None and not kernel.writes_rows:  # staging serves a single reduction pass
         order = [d for d in odims if d != tile_dim] + [tile_dim]
     elif stage:
         stage = []
@@ -216,7 +216,9 @@ Parts = tuple[list[tuple[Kernel, tuple[int, ...]]], list[int]]
 
 def split(kernel: Kernel) -> Parts:
     """The programs one (canonical) kernel runs as: [(kernel, buffer indices)] and the scratch buffers' sizes in bytes;
-    indices count the kernel's buffers, then the scratch buffers."""
+    indices count the kernel's buffers, then the scratch buffers. A row kernel stays one program."""
+    if kernel.writes_rows:
+        return [(kernel, tuple(range(len(kernel.bufs))))], []
     return precompute_operands(kernel) or split_reduce(kernel)
 
 
