@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tinygrad_core import Tensor
+from tinygrad_core import Device, Tensor, schedule
+from tinygrad_core.devices import BackendSpec
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import create_schedule
 
@@ -35,16 +36,30 @@ def test_elementwise_after_reduce_fuses(abc):
     assert kernels(a.sum(1) * 2 + 1) == 1
 
 
-def test_reduce_read_through_expand_is_its_own_kernel(abc):
+def test_reduce_read_through_expand_joins_its_reader_as_a_row_kernel(abc):
     a, _, _ = abc
-    # x - max(x) needs the max of every row before any element: two kernels
-    assert kernels(a - a.max(1, keepdim=True)) == 2
+    # x - max(x) needs the max of every row before any element: one row kernel, two passes over each row (rule 7)
+    assert kernels(a - a.max(1, keepdim=True)) == 1
 
 
-def test_softmax_kernel_count(abc):
+def test_softmax_log_softmax_and_layernorm_are_one_kernel_each(abc):
     a, _, _ = abc
     e = (a - a.max(1, keepdim=True)).exp()
-    assert kernels(e / e.sum(1, keepdim=True)) == 3
+    assert kernels(e / e.sum(1, keepdim=True)) == 1
+    assert kernels(a.log_softmax(1)) == 1
+    assert kernels(a.layernorm(1)) == 1
+
+
+def test_rows_too_long_for_a_cache_stay_separate_kernels():
+    x = Tensor.ones(2, schedule.ROW_LIMIT * 2).contiguous().realize()
+    assert kernels(x - x.max(1, keepdim=True)) == 2
+
+
+def test_row_kernels_only_reach_backends_that_declare_them():
+    with Device.registered(BackendSpec(name="OLDAPI", device="tinygrad_cpu.runtime:CPUDevice", api_version=(2, 0))):
+        x = Tensor([[1.0, 2.0], [3.0, 5.0]], device="OLDAPI")
+        assert kernels(x - x.max(1, keepdim=True)) == 2
+        assert (x - x.max(1, keepdim=True)).tolist() == [[-1.0, 0.0], [-2.0, 0.0]]
 
 
 def test_matmul_is_one_kernel(abc):

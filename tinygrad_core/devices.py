@@ -336,6 +336,10 @@ class _Devices:
                 raise DeviceError(f"{canonical} does not exist: {base} has {have}")
         return canonical
 
+    def api_of(self, name: str) -> tuple[int, int]:
+        """The plugin API the backend of device `name` declares: what the core may send it (kernel.py)."""
+        return self._specs[self.canonicalize(name).partition(":")[0]].api
+
     def backends(self) -> list[BackendSpec]:
         """Every registered backend, highest priority first."""
         self._ensure_loaded()

@@ -15,6 +15,11 @@ Rules, in order:
 6. ASSIGNs that would each have to run before another (each reads what another overwrites, as the updates of two
    parameters whose gradients read each other do) first compute their values into buffers of their own; each
    ASSIGN then only copies, after every reader of the old contents.
+7. A REDUCE read by exactly one kernel that loops over the REDUCE's own input shape (elementwise there, or reducing
+   the same axes) and reads it only broadcast back along the reduced axes joins that kernel: a row kernel
+   (kernel.py), one pass per reduction and one that writes the row while it is in cache. Softmax, log_softmax and
+   layernorm become one kernel each. Rows longer than ROW_LIMIT elements, and backends declaring a plugin API
+   older than 2.1, keep separate kernels. Applied before rule 2, which then skips kernels that took a row.
 
 realize() remembers recent schedules by the graph's structure (see the schedule cache at the end), so a training
 loop without TinyJit applies these rules once, not every step.
@@ -41,6 +46,9 @@ from tinygrad_core.ops import ALU, Ops
 from tinygrad_core.runtime import Buffer
 from tinygrad_core.view import ShapeTracker
 
+ROW_KERNELS_API = (2, 1)  # the plugin API that added row kernels (kernel.py): older backends never get one
+ROW_LIMIT = 1 << 16  # rule 7: elements of one row, read once per pass of a row kernel, so it must stay in cache
+
 
 @dataclass(frozen=True, eq=False)
 class ScheduleItem:
@@ -55,16 +63,20 @@ class _KernelBuilder:
     """Builds the AST of one kernel, inlining unrealized bases through the views between them."""
 
     def __init__(
-        self, out: LazyBuffer, realized: set[LazyBuffer], fused: set[LazyBuffer], shape: tuple[int, ...] | None = None
+        self,
+        out: LazyBuffer,
+        realized: set[LazyBuffer],
+        fused: set[LazyBuffer],
+        shape: tuple[int, ...] | None = None,
+        rows: frozenset[LazyBuffer] = frozenset(),
     ):
-        self.realized, self.fused = realized, fused
+        self.realized, self.fused, self.rows = realized, fused, rows
         # the loop space: the output's shape, or the fused reduction's (same elements, reduce axes kept as 1s)
         shape = out.shape if shape is None else shape
         self.out = out
         self.inputs: list[LazyBuffer] = []  # realized bases read, in buffer order after the output
         self.reads: list[tuple[LazyBuffer, ShapeTracker]] = []  # realized bases read, and through which view
         self.memo: dict[tuple[int, ShapeTracker], KNode] = {}
-        self.reduce: LazyBuffer | None = None
         value = self.build_base(out, ShapeTracker.from_shape(shape), is_root=True)
         self.ast = KNode(Ops.STORE, out.dtype, (value,), (0, ShapeTracker.from_shape(shape)))
 
@@ -87,8 +99,8 @@ class _KernelBuilder:
         if base.op is Ops.CONST:
             return KNode(Ops.CONST, base.dtype, (), (base.arg, st))
         if base.op is Ops.REDUCE:
-            assert is_root or (base in self.fused and st.contiguous), "unfusable reduce reached the builder"
-            self.reduce = base
+            # fused by rule 2 (read in its own shape) or rule 7 (read broadcast along its axes: a row kernel's)
+            assert is_root or (base in self.fused and st.contiguous) or base in self.rows, "unfusable reduce"
             (src,) = base.srcs
             return KNode(Ops.REDUCE, base.dtype, (self.build(src, ShapeTracker.from_shape(src.shape)),), base.arg)
         if base.op in (Ops.CONTIGUOUS, Ops.ASSIGN):
@@ -179,14 +191,31 @@ def _kernels(
 ) -> tuple[list[ScheduleItem], list[LazyBuffer], list[list[LazyBuffer]]]:
     """The schedule items of the realized bases (in graph order), their bases and the bases each one reads."""
     fused: set[LazyBuffer] = set()
-    # rule 2: fuse a reduction forward into its only reader
-    readers: dict[LazyBuffer, list[tuple[LazyBuffer, ShapeTracker]]] = {}
     builders = {
         base: _KernelBuilder(base, realized, fused) for base in bases if base in realized and base.op is not Ops.COPY
     }
-    for base, builder in builders.items():
-        for read, st in builder.reads:
-            readers.setdefault(read, []).append((base, st))
+    readers = _readers(builders)
+    # rule 7: a reduction read only by one kernel over its own rows, broadcast along its axes, joins that kernel
+    rows: frozenset[LazyBuffer] = frozenset()
+    row_kernels: set[LazyBuffer] = set()  # kernels that took a row reduction: their loop space is now fixed
+    changed = True
+    while changed:
+        changed = False
+        for base in bases:
+            if base.op is not Ops.REDUCE or base not in realized or base in wanted:
+                continue
+            if Device.api_of(base.device) < ROW_KERNELS_API:
+                continue
+            reading = readers.get(base, [])
+            if len({reader for reader, _ in reading}) == 1 and _row_fits(base, reading):
+                reader = reading[0][0]
+                realized.discard(base)
+                rows = rows | {base}
+                row_kernels.add(reader)
+                del builders[base]
+                builders[reader] = _KernelBuilder(reader, realized, fused, rows=rows)
+                readers, changed = _readers(builders), True
+    # rule 2: fuse a reduction forward into its only reader
     hosts: dict[LazyBuffer, LazyBuffer] = {}  # kernel -> the reduction fused into it
     for base in bases:
         reading = readers.get(base, [])
@@ -196,7 +225,7 @@ def _kernels(
         (reader,) = kernels
         elementwise = reader.op in ALU or reader.op in (Ops.CONTIGUOUS, Ops.ASSIGN)
         same_elements = reader.size == base.size and all(st.contiguous for _, st in reading)
-        if elementwise and same_elements and reader not in hosts:
+        if elementwise and same_elements and reader not in hosts and reader not in row_kernels:
             hosts[reader] = base
             fused.add(base)
             realized.discard(base)
@@ -214,13 +243,40 @@ def _kernels(
             items.append(ScheduleItem(base.device, (_with_buffer(base).buffer, src.base.buffer), None))  # type: ignore[arg-type]
             continue
         # only a kernel that took a reduction differs from the one built above
-        builder = _KernelBuilder(base, realized, fused, hosts[base].shape) if base in hosts else builders[base]
+        builder = _KernelBuilder(base, realized, fused, hosts[base].shape, rows) if base in hosts else builders[base]
         inputs.append(builder.inputs)
         bufs = tuple(_with_buffer(b).buffer for b in (base, *builder.inputs))
         kernel = Kernel(builder.ast, tuple(BufferSpec(buf.dtype, buf.size) for buf in bufs))  # type: ignore[union-attr]
         _check_dtypes(base.device, kernel.dtypes)
         items.append(ScheduleItem(base.device, bufs, kernel))  # type: ignore[arg-type]
     return items, outputs, inputs
+
+
+def _readers(builders: dict[LazyBuffer, _KernelBuilder]) -> dict[LazyBuffer, list[tuple[LazyBuffer, ShapeTracker]]]:
+    """For each realized base read by a kernel: (the kernel's base, the view it reads through), per read."""
+    readers: dict[LazyBuffer, list[tuple[LazyBuffer, ShapeTracker]]] = {}
+    for base, builder in builders.items():
+        for read, st in builder.reads:
+            readers.setdefault(read, []).append((base, st))
+    return readers
+
+
+def _row_fits(reduce: LazyBuffer, reading: list[tuple[LazyBuffer, ShapeTracker]]) -> bool:
+    """Rule 7's test: the reader loops over the reduction's input shape (elementwise there, or reducing the same
+    axes), reads the reduction only broadcast back over that shape, and a row is short enough to stay in cache."""
+    reader = reading[0][0]
+    (src,) = reduce.srcs
+    axes = reduce.arg[1]
+    space = reader.srcs[0].shape if reader.op is Ops.REDUCE else reader.shape
+    if reader.op is Ops.REDUCE and reader.arg[1] != axes:
+        return False
+    if (reader.op not in ALU and reader.op not in (Ops.REDUCE, Ops.CONTIGUOUS, Ops.ASSIGN)) or src.shape != space:
+        return False
+    broadcast = ShapeTracker.from_shape(reduce.shape).expand(space)
+    row = 1
+    for axis in axes:
+        row *= space[axis]
+    return row <= ROW_LIMIT and all(st == broadcast for _, st in reading)
 
 
 def _readers_before_assigns(

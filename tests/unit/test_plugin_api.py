@@ -101,6 +101,9 @@ CStyleRenderer attributes vector_typedefs
 CStyleRenderer alu_templates ADD AND BITCAST CAST CMPLT CMPNE EXP2 IDIV LOG2 MAX MOD MUL
 CStyleRenderer alu_templates NEG OR RECIP SHL SHR SIN SQRT TRUNC WHERE XOR
 """
+# 2.1: row kernels (kernel.py): several REDUCEs over the same axes and a STORE that may write the full shape; a
+# backend declaring 2.0 never receives one
+CONTRACT[(2, 1)] = CONTRACT[(2, 0)] + "Kernel reading reduce reduces writes_rows\n"
 CAPABILITIES = ("dtypes", "missing_dtype_reason", "max_buffer_size", "known_failures")
 
 
@@ -112,6 +115,10 @@ def describe() -> str:
         lines.append(f"{group} " + " ".join(sorted(op.name for op in getattr(ops, group))))
     for cls in (kernel.KNode, kernel.Kernel, kernel.BufferSpec, devices.BackendSpec):
         lines.append(f"{cls.__name__} " + " ".join(field.name for field in dataclasses.fields(cls)))
+    if hasattr(kernel.Kernel, "writes_rows"):  # what a backend reads to know which kind of kernel it got
+        lines.append(
+            "Kernel reading " + " ".join(n for n in ("reduce", "reduces", "writes_rows") if hasattr(kernel.Kernel, n))
+        )
     lines.append(f"hook register_backend{inspect.signature(hookspecs.register_backend)}".replace("'", ""))
     for cls in (runtime.Allocator, runtime.Device):
         for name in ("__init__", "alloc", "free", "copyin", "copyout", "make_allocator", "run", "bind", "synchronize"):

@@ -218,7 +218,7 @@ def test_metal_tensor_program_on_the_fake(fake: FakeMetal) -> None:
     from tinygrad_core import Tensor
     from tinygrad_core.devices import BackendSpec, Device
 
-    spec = BackendSpec(name="METAL", device="tinygrad_metal.runtime:MetalDevice", api_version=(2, 0))
+    spec = BackendSpec(name="METAL", device="tinygrad_metal.runtime:MetalDevice", api_version=(2, 1))
     with Device.isolated():
         Device.register(spec)
         x = Tensor(np.arange(12, dtype=np.float32).reshape(3, 4), device="METAL")

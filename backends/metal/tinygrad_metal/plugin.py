@@ -8,7 +8,7 @@ from tinygrad_core.devices import BackendSpec
 def register_backend() -> BackendSpec:
     return BackendSpec(
         name="METAL",
-        api_version=(2, 0),
+        api_version=(2, 1),
         priority=40,  # a GPU: above CLANG and CPU wherever it can run
         availability="tinygrad_metal.runtime:why_unavailable",  # None, or "Metal needs macOS", ...
         device="tinygrad_metal.runtime:MetalDevice",  # imported on first use only

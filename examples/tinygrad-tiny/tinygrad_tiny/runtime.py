@@ -103,13 +103,16 @@ class TinyDevice(runtime.Device):
 
     def run(self, kernel, handles):
         store = kernel.ast
+        cache = {}  # shared by every output element: a row kernel's reductions are computed once per row
         for idx in itertools.product(*map(range, store.arg[1].shape)):
-            value = self.eval(store.src[0], idx, kernel, handles, {})
+            value = self.eval(store.src[0], idx, kernel, handles, cache)
             position, _ = address(store.arg[1], idx)
             struct.pack_into("=" + FORMATS[store.dtype], handles[0], position * store.dtype.itemsize, value)
 
     def eval(self, node, idx, kernel, handles, cache):
-        """The value of `node` at index `idx`; `cache` holds nodes already evaluated for this output element."""
+        """The value of `node` at index `idx`; `cache` holds the nodes already evaluated."""
+        if node.op is Ops.REDUCE:  # its value is the same along the reduced axes (read broadcast by a row kernel)
+            idx = tuple(0 if axis in node.arg[1] else i for axis, i in enumerate(idx))
         if (node, idx) in cache:
             return cache[node, idx]
         if node.op in (Ops.LOAD, Ops.CONST):

@@ -1,7 +1,8 @@
 """Level 'reduce': REDUCE nodes (SUM and MAX over chosen axes) and the elementwise work fused around them.
 
 Nodes under a REDUCE live in the kernel's full shape; the REDUCE and everything above it in the output shape, the
-reduced axes kept as 1s (docs/kernel-ir.md).
+reduced axes kept as 1s (docs/kernel-ir.md). Row kernels (plugin API 2.1) hold several REDUCEs over one row and may
+store the whole row after them.
 """
 
 from __future__ import annotations
@@ -115,6 +116,72 @@ def test_elementwise_after(device: str) -> None:
 def test_max_with_infinities(device: str) -> None:
     host = np.array([[-np.inf, -np.inf], [-np.inf, 3.0], [np.inf, 1.0]], np.float32)
     _reduce(device, Ops.MAX, dtypes.float32, host, (1,))
+
+
+# --- row kernels (plugin API 2.1): several reductions over one row, then a store of the whole row ---
+def _require_rows(device: str) -> None:
+    from tinygrad_core.devices import Device
+    from tinygrad_core.schedule import ROW_KERNELS_API
+
+    declared = Device.api_of(device)
+    if declared < ROW_KERNELS_API:
+        pytest.skip(f"{device} declares plugin API {declared[0]}.{declared[1]}: row kernels need 2.1")
+
+
+@pytest.mark.parametrize("dtype", [dtypes.float32, dtypes.float16, dtypes.float64], ids=dtype_name)
+@pytest.mark.parametrize("shape", [(5, 7), (3, 64), (1, 1)], ids=lambda s: "x".join(map(str, s)))
+def test_row_softmax(device: str, dtype: DType, shape: tuple[int, int]) -> None:
+    """MAX, then SUM of exp(x - max) reading it, then every element divided by the sum: three passes over a row."""
+    require(device, dtype)
+    _require_rows(device)
+    x = load(1, dtype, tracker(shape))
+    shifted = alu(Ops.ADD, dtype, x, alu(Ops.NEG, dtype, reduce(Ops.MAX, (1,), x)))
+    e = alu(Ops.EXP2, dtype, alu(Ops.MUL, dtype, shifted, const(1 / np.log(2), dtype, tracker(shape))))
+    node = alu(Ops.MUL, dtype, e, alu(Ops.RECIP, dtype, reduce(Ops.SUM, (1,), e)))
+    host = sample(dtype, shape, -4.0, 4.0, seed=10)
+    values = reference.values(host, dtype).astype(np.float64)
+    exp = np.exp(values - values.max(1, keepdims=True))
+    got = reference.values(run(device, node, shape, [(dtype, host)]), dtype)
+    assert_close(got, exp / exp.sum(1, keepdims=True), dtype=dtype, what="softmax row kernel")
+
+
+@pytest.mark.parametrize("axes", [(1,), (0, 2)], ids=str)
+def test_row_layernorm(device: str, axes: tuple[int, ...]) -> None:
+    """The mean, then the mean square of (x - mean) reading it, then (x - mean) / sqrt(var + eps) stored per element,
+    over one axis or two that are not neighbours."""
+    _require_rows(device)
+    shape, f32 = (4, 6, 5), dtypes.float32
+    count = np.prod([shape[a] for a in axes])
+    out = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    x = load(1, f32, tracker(shape))
+    mean = alu(Ops.MUL, f32, reduce(Ops.SUM, axes, x), const(1 / count, f32, tracker(out)))
+    centered = alu(Ops.ADD, f32, x, alu(Ops.NEG, f32, mean))
+    var = alu(
+        Ops.MUL, f32, reduce(Ops.SUM, axes, alu(Ops.MUL, f32, centered, centered)), const(1 / count, f32, tracker(out))
+    )
+    scale = alu(Ops.RECIP, f32, alu(Ops.SQRT, f32, alu(Ops.ADD, f32, var, const(1e-5, f32, tracker(out)))))
+    host = sample(f32, shape, -3.0, 3.0, seed=11)
+    values = host.astype(np.float64)
+    c = values - values.mean(axes, keepdims=True)
+    expected = c / np.sqrt((c * c).mean(axes, keepdims=True) + 1e-5)
+    assert_close(run(device, alu(Ops.MUL, f32, centered, scale), shape, [(f32, host)]), expected, what="layernorm")
+
+
+def test_row_reductions_into_the_reduced_shape(device: str) -> None:
+    """Two reductions, the second reading the first, stored in the reduced shape: log(sum(exp(x - max))) + max."""
+    _require_rows(device)
+    f32, shape = dtypes.float32, (6, 9)
+    x = load(1, f32, tracker(shape))
+    top = reduce(Ops.MAX, (1,), x)
+    e = alu(
+        Ops.EXP2,
+        f32,
+        alu(Ops.MUL, f32, alu(Ops.ADD, f32, x, alu(Ops.NEG, f32, top)), const(1 / np.log(2), f32, tracker(shape))),
+    )
+    log = alu(Ops.MUL, f32, alu(Ops.LOG2, f32, reduce(Ops.SUM, (1,), e)), const(np.log(2), f32, tracker((6, 1))))
+    host = sample(f32, shape, -5.0, 5.0, seed=12)
+    expected = np.log(np.exp(host.astype(np.float64)).sum(1, keepdims=True))
+    assert_close(run(device, alu(Ops.ADD, f32, log, top), (6, 1), [(f32, host)]), expected, what="logsumexp")
 
 
 # --- through the Tensor API ---

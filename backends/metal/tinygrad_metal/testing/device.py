@@ -29,7 +29,7 @@ from tinygrad_metal.testing.emulator import EmulatedProgram, EmulatorCompiler, t
 
 SPEC = BackendSpec(
     name="METAL_EMU",
-    api_version=(2, 0),
+    api_version=(2, 1),
     priority=-1,  # opt-in: never the default, never in the default device list
     availability="tinygrad_metal.testing.emulator:why_no_emulator",
     device="tinygrad_metal.testing.device:EmulatedMetalDevice",
