@@ -482,3 +482,37 @@ def test_cachedir_expands_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -
     monkeypatch.delenv("CACHEDIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert flags.CACHEDIR.value == str(tmp_path / ".cache" / "tinygrad_core")
+
+
+def test_discovery_finds_what_importlib_metadata_finds() -> None:
+    """_discover reads entry_points.txt itself (importing importlib.metadata costs a quarter of a first result)."""
+    import importlib.metadata
+
+    from tinygrad_core.devices import GROUP, _discover
+
+    def described(points: Any) -> set[tuple[str, str, str, str]]:
+        return {(ep.name, ep.value, ep.dist.name, ep.dist.version) for ep in points}
+
+    assert described(_discover()) == described(importlib.metadata.entry_points(group=GROUP))
+
+
+def test_discovery_reads_dist_and_egg_info_first_distribution_wins(tmp_path: Any, monkeypatch: Any) -> None:
+    from tinygrad_core.devices import GROUP, _discover
+
+    def install(root: Any, folder: str, meta: str, name: str, version: str, points: str) -> None:
+        (root / folder).mkdir(parents=True)
+        (root / folder / meta).write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nbody: x\n")
+        (root / folder / "entry_points.txt").write_text(points)
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    install(
+        first, "my_backend-1.0.dist-info", "METADATA", "my-backend", "1.0", f"[{GROUP}]\nmine = my_backend.plugin\n"
+    )
+    install(second, "my_backend-0.9.dist-info", "METADATA", "my-backend", "0.9", f"[{GROUP}]\nmine = old.plugin\n")
+    points = f"# comment\n[console_scripts]\nx = y:z\n[{GROUP}]\n; also a comment\nlegacy = legacy.plugin\n"
+    install(second, "legacy-2.0.egg-info", "PKG-INFO", "legacy", "2.0", points)
+    (second / "garbled-1.0.dist-info").mkdir()
+    (second / "garbled-1.0.dist-info" / "entry_points.txt").write_bytes(b"\xff\xfe not text")
+    monkeypatch.setattr(sys, "path", [str(first), str(tmp_path / "missing"), str(second)])
+    found = {(ep.name, ep.value, ep.dist.name, ep.dist.version) for ep in _discover()}
+    assert found == {("mine", "my_backend.plugin", "my-backend", "1.0"), ("legacy", "legacy.plugin", "legacy", "2.0")}
