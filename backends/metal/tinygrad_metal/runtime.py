@@ -15,9 +15,9 @@ from tinygrad_core.codegen import CompiledDevice, Compiler, Program
 from tinygrad_core.dtype import ALL_DTYPES, dtypes
 from tinygrad_core.errors import CompileError, DeviceError
 from tinygrad_core.runtime import Allocator, Capabilities
+from tinygrad_metal.plugin import NO_MACOS
 from tinygrad_metal.renderer import MetalRenderer
 
-NO_MACOS = "Metal needs macOS"
 # Apple GPUs: float4 vectors, threadgroup memory for reductions; each global iteration is one GPU thread
 METAL_CAPABILITIES = Capabilities(vector_bytes=16, threads=1, group_reductions=True)
 NO_FLOAT64 = "Metal has no float64; bfloat16 is not supported by this backend (MSL's bfloat needs Metal 3.1)"
