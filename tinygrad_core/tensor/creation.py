@@ -103,6 +103,13 @@ def manual_seed(cls: type[Tensor], seed: int = 0) -> None:
     cls._rng = np.random.default_rng(seed)
 
 
+def _generator(cls: type[Tensor]) -> np.random.Generator:
+    """The generator behind rand & co., seeded with 0 on first use unless manual_seed came first."""
+    if cls._rng is None:
+        cls._rng = np.random.default_rng(0)
+    return cls._rng
+
+
 def _random(cls: type[Tensor], array: np.ndarray, dtype: DType | str | None, default: DType, **kwargs: Any) -> Tensor:
     if cls._jit_capturing:
         raise JitError(
@@ -119,13 +126,17 @@ def rand(cls: type[Tensor], *shape: Any, dtype: DType | str | None = None, **kwa
     # low-precision floats draw on their own grid (multiples of 2**-mantissa), so rounding never reaches 1.0
     bits = {dtypes.float16: 11, dtypes.bfloat16: 8}.get(kind)
     size = new_shape(*shape)
-    values = cls._rng.integers(0, 2**bits, size) / 2**bits if bits else cls._rng.random(size, np.float32)
+    values = (
+        cls._generator().integers(0, 2**bits, size) / 2**bits if bits else cls._generator().random(size, np.float32)
+    )
     return cls._random(values, kind, dtypes.default_float, **kwargs)
 
 
 def randn(cls: type[Tensor], *shape: Any, dtype: DType | str | None = None, **kwargs: Any) -> Tensor:
     """Standard normal samples. `Tensor.randn(3).shape` -> (3,)"""
-    return cls._random(cls._rng.standard_normal(new_shape(*shape), np.float32), dtype, dtypes.default_float, **kwargs)
+    return cls._random(
+        cls._generator().standard_normal(new_shape(*shape), np.float32), dtype, dtypes.default_float, **kwargs
+    )
 
 
 def randint(
@@ -138,7 +149,9 @@ def randint(
         raise TypeError(f"randint: dtype must be an integer dtype, got {to_dtype(dtype)}")
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    return cls._random(cls._rng.integers(low, high, new_shape(*shape)).astype(np.int32), dtype, dtypes.int32, **kwargs)
+    return cls._random(
+        cls._generator().integers(low, high, new_shape(*shape)).astype(np.int32), dtype, dtypes.int32, **kwargs
+    )
 
 
 def multinomial(self: Tensor, num_samples: int = 1, replacement: bool = False) -> Tensor:
@@ -269,7 +282,7 @@ def kaiming_normal(cls: type[Tensor], *shape: Any, a: float = 0.01, **kwargs: An
 def randperm(cls: type[Tensor], n: int, **kwargs: Any) -> Tensor:
     """A random permutation of 0..n-1 (int32). `sorted(Tensor.randperm(3).tolist())` -> [0, 1, 2]"""
     kind = kwargs.pop("dtype", dtypes.int32)
-    return cls(cls._rng.permutation(n).astype(np.int32), dtype=kind, **kwargs)
+    return cls(cls._generator().permutation(n).astype(np.int32), dtype=kind, **kwargs)
 
 
 class CreationMixin:
@@ -284,6 +297,7 @@ class CreationMixin:
     linspace = classmethod(linspace)
     eye = classmethod(eye)
     manual_seed = classmethod(manual_seed)
+    _generator = classmethod(_generator)
     _random = classmethod(_random)
     rand = classmethod(rand)
     randn = classmethod(randn)

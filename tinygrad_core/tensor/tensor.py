@@ -96,7 +96,7 @@ class Tensor(
 
     `Tensor.training = True; x = Tensor([1.0, 2.0]); (x * 2).sum().backward(); x.grad.tolist()` -> [2.0, 2.0]"""
 
-    _rng: ClassVar[np.random.Generator] = np.random.default_rng(0)
+    _rng: ClassVar[np.random.Generator | None] = None  # made on first use: importing numpy.random costs 10+ ms
 
     _jit_capturing: ClassVar[bool] = False  # set by TinyJit while it records
 
