@@ -28,11 +28,21 @@ WORKLOADS: dict[str, tuple[str, float]] = {
     "matmul 1024": ("GFLOP/s", 2 * 1024**3),
     "matmul 2048": ("GFLOP/s", 2 * 2048**3),
     "conv2d 3->32->64": ("ms", 0),
-    "mlp train step": ("ms", 0),
-    "cnn train step": ("ms", 0),
+    "conv2d weight grad": ("ms", 0),
+    "conv2d input grad": ("ms", 0),
+    "mlp train step (jit)": ("ms", 0),
+    "mlp train step (plain)": ("ms", 0),
+    "xor tutorial step": ("ms", 0),
+    "cnn train step (jit)": ("ms", 0),
+    "cnn train step (plain)": ("ms", 0),
     "softmax 4096x1024": ("GB/s", 2 * 4096 * 1024 * 4),
+    "log_softmax 4096x1024": ("GB/s", 2 * 4096 * 1024 * 4),
     "layernorm 4096x1024": ("GB/s", 2 * 4096 * 1024 * 4),
+    "python per lazy op": ("us", 1),
+    "python per scheduled step": ("us", 1),
+    "launch floor per kernel": ("us", 1),
 }
+LAZY_OPS = 200  # ops built per run of "python per lazy op"
 
 
 def measure(fn: Callable[[], Any], budget: float, repeats: int) -> float:
@@ -67,15 +77,16 @@ def tiny_family(lib: SimpleNamespace, budget: float, repeats: int, only: set[str
     images = data(32, 3, 32, 32)
     conv1, conv2 = nn.Conv2d(3, 32, 3), nn.Conv2d(32, 64, 3)
     cases["conv2d 3->32->64"] = lambda: conv2(conv1(images)).realize()
+    cases.update(conv_gradients(Tensor, data))
     rows = data(4096, 1024)
     cases["softmax 4096x1024"] = lambda: rows.softmax(-1).realize()
+    cases["log_softmax 4096x1024"] = lambda: rows.log_softmax(-1).realize()
     cases["layernorm 4096x1024"] = lambda: rows.layernorm(-1).realize()
 
-    def train_step(model: list[Any], inputs: Any, labels: Any) -> Callable[[], Any]:
+    def train_step(model: list[Any], inputs: Any, labels: Any, jit: bool) -> Callable[[], Any]:
         params = lib.get_parameters(model)
         opt = optim.Adam(params, lr=1e-3)
 
-        @TinyJit
         def step(x: Any, y: Any) -> Any:
             with lib.train():
                 opt.zero_grad()
@@ -84,26 +95,96 @@ def tiny_family(lib: SimpleNamespace, budget: float, repeats: int, only: set[str
                 opt.step()
                 return loss.realize()
 
-        return lambda: step(inputs, labels)
+        if jit:
+            jitted = TinyJit(step)
+            return lambda: jitted(inputs, labels)
+        return lambda: step(inputs, labels).item()  # the plain loop reads the loss, as PyTorch's step does
 
-    mlp = [nn.Linear(784, 512), Tensor.relu, nn.Linear(512, 512), Tensor.relu, nn.Linear(512, 10)]
     labels = Tensor(rng.integers(0, 10, 128).astype(np.int32)).realize()
-    cases["mlp train step"] = train_step(mlp, data(128, 784), labels)
-    cnn = [
-        nn.Conv2d(1, 16, 5),
-        Tensor.relu,
-        lambda t: t.max_pool2d(2),
-        nn.Conv2d(16, 32, 5),
-        Tensor.relu,
-        lambda t: t.max_pool2d(2),
-        lambda t: t.flatten(1),
-        nn.Linear(512, 10),
-    ]
     cnn_labels = Tensor(rng.integers(0, 10, 64).astype(np.int32)).realize()
-    cases["cnn train step"] = train_step(cnn, data(64, 1, 28, 28), cnn_labels)
+    digits = data(128, 784)
+    small_images = data(64, 1, 28, 28)
+    for jit in (True, False):
+        kind = "jit" if jit else "plain"
+        mlp = [nn.Linear(784, 512), Tensor.relu, nn.Linear(512, 512), Tensor.relu, nn.Linear(512, 10)]
+        cases[f"mlp train step ({kind})"] = train_step(mlp, digits, labels, jit)
+        cnn = [
+            nn.Conv2d(1, 16, 5),
+            Tensor.relu,
+            lambda t: t.max_pool2d(2),
+            nn.Conv2d(16, 32, 5),
+            Tensor.relu,
+            lambda t: t.max_pool2d(2),
+            lambda t: t.flatten(1),
+            nn.Linear(512, 10),
+        ]
+        cases[f"cnn train step ({kind})"] = train_step(cnn, small_images, cnn_labels, jit)
+    cases.update(python_costs(lib, data))
+    cases["xor tutorial step"] = xor_tutorial(Tensor, nn.Linear, optim)
     # asynchronous devices (OpenCL) only queue the work in realize(): time it until the device is done
     timed = {name: lambda fn=fn: (fn(), lib.synchronize()) for name, fn in cases.items()}
-    return {name: measure(fn, budget, repeats) for name, fn in timed.items() if not only or name in only}
+    results = {name: measure(fn, budget, repeats) for name, fn in timed.items() if not only or name in only}
+    if "python per lazy op" in results:
+        results["python per lazy op"] /= LAZY_OPS
+    return results
+
+
+def conv_gradients(Tensor: Any, data: Callable[..., Any]) -> dict[str, Callable[[], Any]]:
+    """The second convolution of "conv2d 3->32->64" differentiated: its weight gradient, then its input gradient."""
+    x, w, g = data(32, 32, 30, 30), data(64, 32, 3, 3), data(32, 64, 28, 28)
+    weight, inputs = Tensor(w.numpy(), requires_grad=True), Tensor(x.numpy(), requires_grad=True)
+
+    def weight_grad() -> Any:
+        weight.grad = None
+        x.conv2d(weight).backward(g)
+        return weight.grad.realize()
+
+    def input_grad() -> Any:
+        inputs.grad = None
+        inputs.conv2d(w).backward(g)
+        return inputs.grad.realize()
+
+    return {"conv2d weight grad": weight_grad, "conv2d input grad": input_grad}
+
+
+def xor_tutorial(Tensor: Any, Linear: Any, optim: Any) -> Callable[[], Any]:
+    """One step of the tutorial's XOR loop, written exactly as the tutorial writes it (no TinyJit, no realize)."""
+    X = Tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
+    Y = Tensor([[0], [1], [1], [0]])
+    model = Linear(2, 1)
+    opt = optim.Adam([model], lr=0.1)
+
+    def step() -> None:
+        Tensor.training = True  # the tutorial sets it once before its loop; set here, reset below, for the others
+        pred = model(X).sigmoid()
+        loss = ((pred - Y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        Tensor.training = False
+
+    return step
+
+
+def python_costs(lib: SimpleNamespace, data: Callable[..., Any]) -> dict[str, Callable[[], Any]]:
+    """Python's share, timed per unit ("us"): building one lazy op; one realize of a small graph the schedule cache
+    has seen (walk, cache hit, launch); and, where the framework exposes a bound launch, the floor of one kernel."""
+    x = data(4, 4)
+
+    def lazy_ops() -> Any:
+        y = x
+        for _ in range(LAZY_OPS // 2):
+            y = (y + 1.0) * 0.5
+        return y
+
+    def scheduled_step() -> Any:
+        return ((x * 2.0 + 1.0).relu() - x).realize()
+
+    cases: dict[str, Callable[[], Any]] = {"python per scheduled step": scheduled_step}
+    cases["python per lazy op"] = lambda: lazy_ops()
+    if lib.bound_launch is not None:
+        cases["launch floor per kernel"] = lib.bound_launch(x)
+    return cases
 
 
 def torch_workloads(budget: float, repeats: int, only: set[str]) -> dict[str, float]:
@@ -120,12 +201,51 @@ def torch_workloads(budget: float, repeats: int, only: set[str]) -> dict[str, fl
         cases[f"matmul {n}"] = lambda x=x, y=y: x @ y
     images = torch.randn(32, 3, 32, 32)
     convs = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3), torch.nn.Conv2d(32, 64, 3))
+    small = torch.randn(4, 4)
+
+    def lazy_ops() -> Any:  # eager: each op runs at once; the same 200 ops as tiny_family's
+        y = small
+        for _ in range(LAZY_OPS // 2):
+            y = (y + 1.0) * 0.5
+        return y
+
     with torch.no_grad():
         cases["conv2d 3->32->64"] = lambda: convs(images)
         rows = torch.randn(4096, 1024)
         cases["softmax 4096x1024"] = lambda: rows.softmax(-1)
+        cases["log_softmax 4096x1024"] = lambda: rows.log_softmax(-1)
         cases["layernorm 4096x1024"] = lambda: torch.nn.functional.layer_norm(rows, (1024,))
+        cases["python per lazy op"] = lazy_ops
+        cases["python per scheduled step"] = lambda: (small * 2.0 + 1.0).relu() - small
         results = {name: measure(fn, budget, repeats) for name, fn in cases.items() if not only or name in only}
+    if "python per lazy op" in results:
+        results["python per lazy op"] /= LAZY_OPS
+    x, w, g = torch.randn(32, 32, 30, 30), torch.randn(64, 32, 3, 3), torch.randn(32, 64, 28, 28)
+    weight, inputs = w.clone().requires_grad_(), x.clone().requires_grad_()
+
+    def weight_grad() -> Any:
+        weight.grad = None
+        torch.nn.functional.conv2d(x, weight).backward(g)
+        return weight.grad
+
+    def input_grad() -> Any:
+        inputs.grad = None
+        torch.nn.functional.conv2d(inputs, w).backward(g)
+        return inputs.grad
+
+    X, Y = torch.tensor([[0.0, 0], [0, 1], [1, 0], [1, 1]]), torch.tensor([[0.0], [1], [1], [0]])
+    xor_model = torch.nn.Linear(2, 1)
+    xor_opt = torch.optim.Adam(xor_model.parameters(), lr=0.1)
+
+    def xor_step() -> None:
+        pred = xor_model(X).sigmoid()
+        loss = ((pred - Y) ** 2).mean()
+        loss.backward()
+        xor_opt.step()
+        xor_opt.zero_grad()
+
+    grads = {"conv2d weight grad": weight_grad, "conv2d input grad": input_grad, "xor tutorial step": xor_step}
+    results.update({name: measure(fn, budget, repeats) for name, fn in grads.items() if not only or name in only})
 
     def train_step(model: torch.nn.Module, inputs: Any, labels: Any) -> Callable[[], Any]:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -152,11 +272,15 @@ def torch_workloads(budget: float, repeats: int, only: set[str]) -> dict[str, fl
         torch.nn.Flatten(),
         torch.nn.Linear(512, 10),
     )
+    # PyTorch has no TinyJit: its eager step is the reference for both of our loops
     steps = {
-        "mlp train step": train_step(mlp, torch.randn(128, 784), torch.randint(0, 10, (128,))),
-        "cnn train step": train_step(cnn, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))),
+        "mlp train step (plain)": train_step(mlp, torch.randn(128, 784), torch.randint(0, 10, (128,))),
+        "cnn train step (plain)": train_step(cnn, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))),
     }
     results.update({name: measure(fn, budget, repeats) for name, fn in steps.items() if not only or name in only})
+    for name in ("mlp", "cnn"):
+        if f"{name} train step (plain)" in results:
+            results[f"{name} train step (jit)"] = results[f"{name} train step (plain)"]
     return results
 
 
@@ -177,6 +301,9 @@ def numpy_workloads(budget: float, repeats: int, only: set[str]) -> dict[str, fl
         return e / e.sum(-1, keepdims=True)
 
     cases["softmax 4096x1024"] = softmax
+    cases["log_softmax 4096x1024"] = lambda: (
+        rows - rows.max(-1, keepdims=True) - np.log(np.exp(rows - rows.max(-1, keepdims=True)).sum(-1, keepdims=True))
+    )
     cases["layernorm 4096x1024"] = lambda: (
         (rows - rows.mean(-1, keepdims=True)) / np.sqrt(rows.var(-1, keepdims=True) + 1e-5)
     )
@@ -203,6 +330,15 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
         Device.DEFAULT = device
         lib = SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters)
         lib.synchronize, lib.train = Device[device].synchronize, Tensor.train
+
+        def bound_launch(x: Any) -> Callable[[], None]:
+            """One small elementwise kernel, scheduled and bound once: what a TinyJit replay pays per kernel."""
+            from tinygrad_core.schedule import create_schedule
+
+            (item,) = create_schedule([(x + 1.0).lazydata])
+            return Device[item.device].bind(item.kernel, [buf.handle for buf in item.bufs])
+
+        lib.bound_launch = bound_launch
         return tiny_family(lib, budget, repeats, only)
     if framework == "tinygrad":
         from tinygrad import Context, Device, Tensor, TinyJit, nn
@@ -214,6 +350,7 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
         lib = SimpleNamespace(Tensor=Tensor, nn=nn, optim=optim, TinyJit=TinyJit, get_parameters=get_parameters)
         lib.synchronize = Device[device].synchronize
         lib.train = lambda: Context(TRAINING=1)  # tinygrad 0.14 has no Tensor.train()
+        lib.bound_launch = None
         return tiny_family(lib, budget, repeats, only)
     if framework == "torch":
         return torch_workloads(budget, repeats, only)
@@ -248,6 +385,8 @@ def fmt(seconds: float | None, workload: str) -> str:
     if seconds is None:
         return "-"
     unit, work = WORKLOADS.get(workload, ("ms", 0))
+    if unit == "us":
+        return f"{seconds * 1e6:.1f} us"
     return f"{seconds * 1e3:.2f} ms" if unit == "ms" else f"{work / seconds / 1e9:.1f} {unit}"
 
 
@@ -323,13 +462,13 @@ def main() -> None:
     pairs = [(o, t) for o in ours for t in others]
     labels = [*results, *(f"{o.partition(':')[2]} vs {t}" for o, t in pairs)]
     widths = [max(len(label) + 2, 14) for label in labels]
-    print(f"{'workload':22s}" + "".join(f"{label:>{w}s}" for label, w in zip(labels, widths)))
+    print(f"{'workload':26s}" + "".join(f"{label:>{w}s}" for label, w in zip(labels, widths)))
     for workload in workloads:
         cells = [fmt(results[f].get(workload), workload) for f in results]
         for o, t in pairs:
             mine, theirs = results[o].get(workload), results[t].get(workload)
             cells.append(f"{theirs / mine:.2f}x" if mine and theirs else "-")
-        print(f"{workload:22s}" + "".join(f"{cell:>{w}s}" for cell, w in zip(cells, widths)))
+        print(f"{workload:26s}" + "".join(f"{cell:>{w}s}" for cell, w in zip(cells, widths)))
     print("ratios: the other framework's time / ours (above 1.00x: tinygrad-core is faster)")
 
 
