@@ -52,10 +52,12 @@ class OpenCLRenderer(CStyleRenderer):
     vector_bitcast = "as_{type}({x})"
     alu_templates: ClassVar[dict[Ops, Template]] = {**CStyleRenderer.alu_templates, Ops.BITCAST: vector_bitcast}
     math_suffix: ClassVar[dict[DType, str]] = {}  # exp2, log2, ... are overloaded for every float type
-    # the builtins work on vectors too; MAX keeps the core's helper, since fmax drops NaNs and numpy.maximum keeps them
+    # sqrt's builtin works on vectors; MAX keeps the core's helper, since fmax drops NaNs and numpy.maximum keeps
+    # them; float32 exp2 and log2 vectors use the core's polynomials too, which PoCL runs faster than its builtins
+    # (log2 2.7x, exp2 1.1x on 4M floats; measured in one run, log_softmax 1.8 -> 1.7 ms)
     vector_functions: ClassVar[dict[Ops, str | None]] = {
-        Ops.EXP2: "exp2",
-        Ops.LOG2: "log2",
+        Ops.EXP2: None,
+        Ops.LOG2: None,
         Ops.SQRT: "sqrt",
         Ops.MAX: None,
     }
