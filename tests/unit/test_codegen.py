@@ -175,3 +175,38 @@ def test_precomputed_operands_give_the_same_numbers(device):
     mask = (Tensor(c, device=device) > 0).where(Tensor(c, device=device), 0)
     got = (mask.T @ (Tensor(a, device=device) * 3 + 1).relu()).numpy()  # both operands precomputed
     np.testing.assert_allclose(got, np.where(c > 0, c, 0).T @ np.maximum(a * 3 + 1, 0), rtol=1e-4, atol=1e-4)
+
+
+def _conv_kernel(width: int):
+    x, w = cpu(2, 8, width + 2, width + 2), cpu(32, 8, 3, 3)
+    return canonicalize(kernel_of(x.conv2d(w)))
+
+
+def test_a_convolution_with_odd_rows_vectorizes_over_channels_with_staged_weights():
+    """28 output columns take only 4-wide float32 vectors on a 16-wide machine: the plan runs vectors over 16 output
+    channels, stages the weights once per channel block and tiles the columns (weights stationary)."""
+    kernel = _conv_kernel(28)
+    loads, _ = opt.accesses(kernel)
+    plan = opt.channel_vector_plan(kernel.full_shape, list(kernel.reduce_axes), [0, 1, 2, 3], loads, 16, 4, 2)
+    assert plan is not None
+    assert (plan.vector, plan.width, plan.upcast[1], plan.upcast[3]) == (1, 16, 16, 14)
+    assert plan.order[0] == 1 and plan.order[-1] == 3 and plan.stage == (2,)
+    program = lower(kernel, plan, CStyleRenderer())
+    first_loop = next(i for i, ins in enumerate(program.instrs) if ins.op is U.LOOP)
+    staging = next(i for i, ins in enumerate(program.instrs) if ins.op is U.LOCAL)
+    loops_before = [ins.arg[0] for ins in program.instrs[first_loop:staging] if ins.op is U.LOOP]
+    assert loops_before == ["gidx1"]  # staged under the channel loop, above the batch and pixel loops
+
+
+def test_rows_that_take_half_width_vectors_keep_the_row_plan():
+    kernel = _conv_kernel(8)
+    loads, _ = opt.accesses(kernel)
+    assert opt.channel_vector_plan(kernel.full_shape, list(kernel.reduce_axes), [0, 1, 2, 3], loads, 16, 4, 2) is None
+
+
+def test_convolutions_give_the_same_numbers_under_every_plan(device):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 8, 30, 30)).astype(np.float32), rng.standard_normal((32, 8, 3, 3)).astype(np.float32)
+    got = Tensor(x, device=device).conv2d(Tensor(w, device=device)).numpy()
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3))  # (2, 8, 28, 28, 3, 3)
+    np.testing.assert_allclose(got, np.einsum("bchwij,ocij->bohw", windows, w), rtol=1e-4, atol=1e-4)

@@ -397,16 +397,24 @@ class Lowerer:
         loops = [d for d in order if self.shape[d] // plan.upcast_of(d) > 1]
         staged = [n for n in (k.reduce.toposort() if k.reduce else []) if n.op is Ops.LOAD and n.arg[0] in plan.stage]
         global_size = 1
-        for d in loops:
-            if staged and d == loops[-1]:
-                probe = [Lin.var(f"probe{i}", n) for i, n in enumerate(self.shape)]
-                for node in staged:
-                    idx, valid = _index_of(node.arg[1], probe)
-                    if idx.coef(f"probe{d}") != 0 or any(
-                        f"probe{d}" in c[0].vars for c in (valid if isinstance(valid, tuple) else ())
-                    ):
-                        raise ValueError(f"plan stages buffer {node.arg[0]}, which the innermost loop (dim {d}) moves")
-                self.emit_staging(staged, d)
+        # staged loads are copied once above the outermost loop of the innermost run of loops that don't move them
+        # (A @ B's B above the row loop; a convolution's weights above the batch and spatial loops)
+        stage_at = None
+        if staged:
+            probe = [Lin.var(f"probe{i}", n) for i, n in enumerate(self.shape)]
+            moved = set()
+            for node in staged:
+                idx, valid = _index_of(node.arg[1], probe)
+                conds = valid if isinstance(valid, tuple) else ()
+                moved |= {
+                    d for d in loops if idx.coef(f"probe{d}") != 0 or any(f"probe{d}" in c[0].vars for c in conds)
+                }
+            if not loops or loops[-1] in moved:
+                raise ValueError(f"plan stages buffers {plan.stage}, which the innermost loop moves")
+            stage_at = next(i for i in range(len(loops), 0, -1) if loops[i - 1] in moved) if moved else 0
+        for position, d in enumerate(loops):
+            if position == stage_at:
+                self.emit_staging(staged, loops[-1])
             kind = "global" if d == plan.parallel else "loop"
             global_size = self.shape[d] // plan.upcast_of(d) if kind == "global" else global_size
             self.emit(U.LOOP, None, 1, (), (f"gidx{d}", self.shape[d] // plan.upcast_of(d), kind))

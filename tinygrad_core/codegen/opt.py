@@ -122,6 +122,11 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
     vector_ok = all(dt in renderer.vector_dtypes or dt.itemsize == 1 for dt in used)
     itemsize = max((dt.itemsize for dt in used if dt in renderer.vector_dtypes), default=4)
     W = max(1, capabilities.vector_bytes // itemsize) if vector_ok else 1
+    contiguous_rows = bool(rdims) and shape[rdims[-1]] % 4 == 0 and all(a.strides[rdims[-1]] in (0, 1) for a in loads)
+    if rdims and W > 1 and not kernel.writes_rows and not contiguous_rows:  # those get reduce-dim vectors below
+        plan = channel_vector_plan(shape, rdims, odims, loads, W, itemsize, capabilities.threads)
+        if plan is not None:
+            return plan
     upcast = [1] * len(shape)
     stage: list[int] = []
 
@@ -208,6 +213,40 @@ def choose_plan(kernel: Kernel, renderer: CStyleRenderer, capabilities: Capabili
     parallel = next((d for d in candidates if shape[d] // upcast[d] >= threads), candidates[0] if candidates else None)
     width = W if vector is not None else 1
     return Plan(tuple(upcast), vector, width, tuple(order), parallel, tuple(sorted(set(stage))))
+
+
+def channel_vector_plan(
+    shape: tuple[int, ...], rdims: list[int], odims: list[int], loads: list[Access], W: int, itemsize: int, threads: int
+) -> Plan | None:
+    """A convolution, weights stationary: its row of output pixels (the last output dim) only takes vectors of a
+    quarter of the width or less (28 columns), but an output-channel dim takes full ones. Vectors then run over
+    channels, the weights (read across channels) are staged once per channel block into a contiguous [reduce][W]
+    array, and a register tile of output pixels reuses each staged weight vector, each input value being one
+    broadcast. None when the kernel isn't shaped so."""
+    last = odims[-1] if odims else None
+    if last is None or shape[last] % (W // 2) == 0:
+        return None  # half-width vectors along the row are as good (and need no staging)
+    footprint = math.prod(shape[d] for d in rdims) * W * itemsize
+    for v in odims[:-1]:
+        weights = [a for a in loads if a.strides[v] != 0]
+        inputs = [a for a in loads if a.strides[v] == 0]
+        stationary = all(a.strides[d] == 0 for a in weights for d in odims if d != v)
+        if shape[v] % W or not weights or not stationary or footprint > STAGE_LIMIT:
+            continue
+        if not any(a.strides[last] not in (0, None) for a in inputs):
+            continue  # nothing moves along the pixel row: no reuse for a register tile
+        registers = 32 if W * itemsize >= 64 else 16  # AVX-512 has 32 vector registers, AVX2 and NEON 16
+        tile = next(t for t in range(min(shape[last], registers // 2 - 2), 0, -1) if shape[last] % t == 0)
+        upcast = [1] * len(shape)
+        upcast[v], upcast[last] = W, tile
+        order = (v, *(d for d in odims if d not in (v, last)), last)
+        loops = [d for d in order if shape[d] // upcast[d] > 1]
+        if not loops or loops[-1] == v:
+            return None  # the weights are staged below the channel loop, above a loop they don't move along
+        parallel = next((d for d in loops[:-1] if shape[d] // upcast[d] >= threads), loops[0])
+        stage = tuple(sorted({a.buf for a in weights if a.strides[v] != 1}))
+        return Plan(tuple(upcast), v, W, order, parallel, stage)
+    return None
 
 
 # --- kernels that become several programs: precomputed operands, split reductions ---
