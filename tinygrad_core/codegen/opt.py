@@ -8,6 +8,8 @@ The heuristics read the stride of every load along every dim of the canonical lo
 - unrolled reduce loops, with one vector accumulator per unrolled vector lane group when the vector dim is reduced;
 - staging: an operand read with a large stride (B of A @ B) is copied once per tile column into a contiguous local
   array and reused by every row tile; the loop order puts the rows innermost for that;
+- a convolution whose rows of output pixels take only narrow vectors vectorizes over output channels instead,
+  its weights staged once per channel block (weights stationary: channel_vector_plan);
 - the output loop split across threads.
 `search.py` tries variations of these choices when BEAM is set.
 """
