@@ -120,7 +120,7 @@ def tiny_family(lib: SimpleNamespace, budget: float, repeats: int, only: set[str
         ]
         cases[f"cnn train step ({kind})"] = train_step(cnn, small_images, cnn_labels, jit)
     cases.update(python_costs(lib, data))
-    cases["xor tutorial step"] = xor_tutorial(Tensor, nn.Linear, optim)
+    cases["xor tutorial step"] = xor_tutorial(Tensor, nn.Linear, optim, lib.optimizer_params)
     # asynchronous devices (OpenCL) only queue the work in realize(): time it until the device is done
     timed = {name: lambda fn=fn: (fn(), lib.synchronize()) for name, fn in cases.items()}
     results = {name: measure(fn, budget, repeats) for name, fn in timed.items() if not only or name in only}
@@ -147,12 +147,13 @@ def conv_gradients(Tensor: Any, data: Callable[..., Any]) -> dict[str, Callable[
     return {"conv2d weight grad": weight_grad, "conv2d input grad": input_grad}
 
 
-def xor_tutorial(Tensor: Any, Linear: Any, optim: Any) -> Callable[[], Any]:
-    """One step of the tutorial's XOR loop, written exactly as the tutorial writes it (no TinyJit, no realize)."""
+def xor_tutorial(Tensor: Any, Linear: Any, optim: Any, params: Callable[[Any], Any]) -> Callable[[], Any]:
+    """One step of the tutorial's XOR loop, written exactly as the tutorial writes it (no TinyJit, no realize).
+    `params(model)`: what the optimizer is given (the tutorial's `[model]`; tinygrad 0.14 needs the tensors)."""
     X = Tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
     Y = Tensor([[0], [1], [1], [0]])
     model = Linear(2, 1)
-    opt = optim.Adam([model], lr=0.1)
+    opt = optim.Adam(params(model), lr=0.1)
 
     def step() -> None:
         Tensor.training = True  # the tutorial sets it once before its loop; set here, reset below, for the others
@@ -339,6 +340,7 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
             return Device[item.device].bind(item.kernel, [buf.handle for buf in item.bufs])
 
         lib.bound_launch = bound_launch
+        lib.optimizer_params = lambda model: [model]  # the tutorial's spelling: a module
         return tiny_family(lib, budget, repeats, only)
     if framework == "tinygrad":
         from tinygrad import Context, Device, Tensor, TinyJit, nn
@@ -351,6 +353,7 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
         lib.synchronize = Device[device].synchronize
         lib.train = lambda: Context(TRAINING=1)  # tinygrad 0.14 has no Tensor.train()
         lib.bound_launch = None
+        lib.optimizer_params = get_parameters
         return tiny_family(lib, budget, repeats, only)
     if framework == "torch":
         return torch_workloads(budget, repeats, only)
