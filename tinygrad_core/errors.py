@@ -81,6 +81,12 @@ def _short_traceback(exc: BaseException, tb: TracebackType | None) -> str:
     return "".join(lines)
 
 
+def full_traceback() -> bool:
+    """Whether the hook shows every frame: flags.py, which imports this module, replaces this with its
+    TINYGRAD_FULL_TRACEBACK flag (so errors.py imports no flags, and flags can raise our errors)."""
+    return False
+
+
 def install_excepthook() -> None:
     """Make an uncaught TinygradError print a short traceback of the user's frames; other exceptions are untouched.
 
@@ -91,10 +97,8 @@ def install_excepthook() -> None:
         return
 
     def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        from tinygrad_core import flags  # imported here: flags may import errors
-
         try:
-            full = flags.TINYGRAD_FULL_TRACEBACK.value
+            full = full_traceback()
         except ValueError:  # a malformed value: show everything rather than fail inside the hook
             full = True
         if not isinstance(exc, TinygradError) or full:

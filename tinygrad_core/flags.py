@@ -15,6 +15,9 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from typing import Any, Generic, TypeVar
 
+from tinygrad_core import errors
+from tinygrad_core.errors import ArgumentError
+
 T = TypeVar("T")
 
 # The stack of active Context overrides, innermost last; a ContextVar keeps threads and async tasks apart.
@@ -27,6 +30,13 @@ def _int(raw: str) -> int:
         return int(raw)
     except ValueError:
         raise ValueError("expected an integer") from None
+
+
+def _count(raw: str) -> int:
+    value = _int(raw)
+    if value < 0:
+        raise ValueError("expected a non-negative integer")
+    return value
 
 
 def _bool(raw: str) -> bool:
@@ -71,7 +81,7 @@ class Flag(Generic[T]):
         try:
             return self.parse(text)
         except ValueError as e:
-            raise ValueError(f"flag {self.name}={text!r}: {e}") from None
+            raise ArgumentError(f"flag {self.name}={text!r}: {e}") from None
 
     def __repr__(self) -> str:
         return f"Flag({self.name}={self.value!r})"
@@ -82,9 +92,10 @@ class Flag(Generic[T]):
 DEVICE: Flag[str] = Flag("DEVICE", "", str.strip)
 # verbosity, 0 (quiet) to 5; >= 2 prints each kernel as it runs (compiled backends: also its own time and
 # GFLOP/s), >= 3 also its IR and plan, >= 4 the generated source
-DEBUG: Flag[int] = Flag("DEBUG", "0", _int)
+DEBUG: Flag[int] = Flag("DEBUG", "0", _count)
 # 1: an uncaught TinygradError shows every frame, ours included (errors.install_excepthook)
 TINYGRAD_FULL_TRACEBACK: Flag[bool] = Flag("TINYGRAD_FULL_TRACEBACK", "0", _bool)
+errors.full_traceback = lambda: TINYGRAD_FULL_TRACEBACK.value
 # comma list of entry-point or device names allowed to load ("cpu,opencl"); empty: every installed backend
 TINYGRAD_PLUGINS: Flag[tuple[str, ...]] = Flag("TINYGRAD_PLUGINS", "", _names)
 # comma list of entry-point or device names never loaded, even when TINYGRAD_PLUGINS names them
@@ -94,12 +105,12 @@ TINYGRAD_TRACE_PLUGINS: Flag[int] = Flag("TINYGRAD_TRACE_PLUGINS", "0", _int)
 # where compiled kernels are cached, keyed by a hash of their source
 CACHEDIR: Flag[str] = Flag("CACHEDIR", "~/.cache/tinygrad_core", os.path.expanduser, pure=False)
 # compiled backends: >= 1 times that many candidate plans per new kernel and keeps the fastest (cached on disk)
-BEAM: Flag[int] = Flag("BEAM", "0", _int)
+BEAM: Flag[int] = Flag("BEAM", "0", _count)
 # compiled backends: 1 lowers every new kernel as plain loops (no vectors, tiles, staging or split reductions), for
 # comparing against the optimizer's plans; BEAM is ignored then
-NOOPT: Flag[int] = Flag("NOOPT", "0", _int)
+NOOPT: Flag[int] = Flag("NOOPT", "0", _count)
 # threads a CPU backend runs each kernel on; 0: every core this process may use
-THREADS: Flag[int] = Flag("THREADS", "0", _int)
+THREADS: Flag[int] = Flag("THREADS", "0", _count)
 
 
 # --- convenience ---

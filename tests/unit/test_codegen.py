@@ -190,7 +190,7 @@ def test_a_convolution_with_odd_rows_vectorizes_over_channels_with_staged_weight
     plan = opt.channel_vector_plan(kernel.full_shape, list(kernel.reduce_axes), [0, 1, 2, 3], loads, 16, 4, 2)
     assert plan is not None
     assert (plan.vector, plan.width, plan.upcast[1], plan.upcast[3]) == (1, 16, 16, 14)
-    assert plan.order[0] == 1 and plan.order[-1] == 3 and plan.stage == (2,)
+    assert (plan.order[0], plan.order[-1], plan.stage) == (1, 3, (2,))
     program = lower(kernel, plan, CStyleRenderer())
     first_loop = next(i for i, ins in enumerate(program.instrs) if ins.op is U.LOOP)
     staging = next(i for i, ins in enumerate(program.instrs) if ins.op is U.LOCAL)

@@ -17,6 +17,7 @@ from typing import Any
 
 from tinygrad_core.devices import Device
 from tinygrad_core.dtype import dtypes
+from tinygrad_core.errors import ArgumentError
 from tinygrad_core.nn import optim, state
 from tinygrad_core.tensor import Tensor
 
@@ -62,14 +63,31 @@ def _tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
     return (value,) * n if isinstance(value, int) else tuple(value)
 
 
+def _sizes(layer: object, positive: bool = False, **sizes: Any) -> None:
+    """Raise an ArgumentError naming the layer and the argument when a size is not a non-negative (or, with
+    `positive`, a positive) int; `Linear(-1, 3)` would otherwise fail deep inside an initializer."""
+    lowest = 1 if positive else 0
+    for name, value in sizes.items():
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= lowest for v in values):
+            kind = "a positive int" if positive else "a non-negative int"
+            raise ArgumentError(f"{type(layer).__name__}: {name} must be {kind}, got {value!r}")
+
+
+def _bound(fan_in: int) -> float:
+    """PyTorch's uniform(+-1/sqrt(fan_in)) bias bound; 0 for layers without inputs."""
+    return 1 / math.sqrt(fan_in) if fan_in else 0.0
+
+
 # --- linear and convolution ---
 class Linear:
     """y = x @ weight.T + bias; weight (out_features, in_features). `Linear(3, 1)(Tensor.ones(2, 3)).shape` -> (2, 1)"""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        _sizes(self, in_features=in_features, out_features=out_features)
         # kaiming_uniform with a=sqrt(5) and a uniform(+-1/sqrt(fan_in)) bias: PyTorch's nn.Linear defaults
         self.weight = _param(Tensor.kaiming_uniform(out_features, in_features, a=math.sqrt(5)))
-        self.bias = _uniform(out_features, bound=1 / math.sqrt(in_features)) if bias else None
+        self.bias = _uniform(out_features, bound=_bound(in_features)) if bias else None
 
     def __call__(self, x: Tensor) -> Tensor:
         return x.linear(self.weight.transpose(), self.bias)
@@ -104,6 +122,8 @@ class Conv2d:
         dilation: Any,
         groups: int,
     ) -> None:
+        _sizes(self, in_channels=in_channels, out_channels=out_channels)
+        _sizes(self, positive=True, kernel_size=kernel_size, stride=stride, dilation=dilation, groups=groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) "
@@ -122,7 +142,7 @@ class Conv2d:
         # weight.shape[1] * kernel area (for a transposed conv that is out_channels // groups * kernel area)
         fan_in = channels[1] * math.prod(self.kernel_size)
         self.weight = _param(Tensor.kaiming_uniform(*channels, *self.kernel_size, a=math.sqrt(5)))
-        self.bias = _uniform(out_channels, bound=1 / math.sqrt(fan_in)) if bias else None
+        self.bias = _uniform(out_channels, bound=_bound(fan_in)) if bias else None
 
     def __call__(self, x: Tensor) -> Tensor:
         return x.conv2d(
@@ -185,6 +205,7 @@ class BatchNorm:
     def __init__(
         self, sz: int, eps: float = 1e-5, affine: bool = True, track_running_stats: bool = True, momentum: float = 0.1
     ):
+        _sizes(self, sz=sz)
         self.eps, self.track_running_stats, self.momentum = eps, track_running_stats, momentum
         self.weight = _param(Tensor.ones(sz)) if affine else None
         self.bias = _param(Tensor.zeros(sz)) if affine else None
@@ -221,6 +242,7 @@ class LayerNorm:
     """Normalise over the last len(normalized_shape) axes, then scale and shift (elementwise_affine)."""
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True):
+        _sizes(self, normalized_shape=normalized_shape)
         self.normalized_shape = _tuple(normalized_shape, 1)
         self.axis = tuple(-1 - i for i in range(len(self.normalized_shape)))
         self.eps, self.elementwise_affine = eps, elementwise_affine
@@ -247,6 +269,8 @@ class GroupNorm:
     """Split the channels (axis 1) into num_groups groups and normalise each group over its channels and positions."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
+        _sizes(self, num_channels=num_channels)
+        _sizes(self, positive=True, num_groups=num_groups)
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
@@ -276,6 +300,7 @@ class RMSNorm:
     """x / sqrt(mean(x**2 over the last axis) + eps) * weight, computed in float32 and cast back to x's dtype."""
 
     def __init__(self, dim: int, eps: float = 1e-6, elementwise_affine: bool = True):
+        _sizes(self, dim=dim)
         self.eps = eps
         self.weight = _param(Tensor.ones(dim)) if elementwise_affine else None
 
@@ -292,6 +317,7 @@ class Embedding:
     """A lookup table: integer indices of any shape -> their rows of weight (vocab_size, embed_size), N(0, 1) init."""
 
     def __init__(self, vocab_size: int, embed_size: int):
+        _sizes(self, vocab_size=vocab_size, embed_size=embed_size)
         self.vocab_sz, self.embed_sz = vocab_size, embed_size
         self.weight = _param(Tensor.randn(vocab_size, embed_size))
 
@@ -320,7 +346,8 @@ class LSTMCell:
     """One LSTM step: (x, (h, c)) -> (h', c'), gates ordered input, forget, cell, output like PyTorch."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
-        bound = 1 / math.sqrt(hidden_size)  # PyTorch initialises every LSTM weight and bias uniform(+-1/sqrt(hidden))
+        _sizes(self, input_size=input_size, hidden_size=hidden_size)
+        bound = _bound(hidden_size)  # PyTorch initialises every LSTM weight and bias uniform(+-1/sqrt(hidden))
         self.hidden_size = hidden_size
         self.weight_ih = _uniform(4 * hidden_size, input_size, bound=bound)
         self.weight_hh = _uniform(4 * hidden_size, hidden_size, bound=bound)

@@ -248,10 +248,15 @@ def _init(
     return out
 
 
+def _per_sqrt(scale: float, fan: int) -> float:
+    """scale / sqrt(fan): an initializer's bound; 0 for a tensor without elements to draw (a Linear(0, n))."""
+    return scale / math.sqrt(fan) if fan else 0.0
+
+
 def scaled_uniform(cls: type[Tensor], *shape: Any, **kwargs: Any) -> Tensor:
     """Uniform in [-1, 1) / sqrt(numel). `Tensor.scaled_uniform(2, 3).shape` -> (2, 3)"""
     shape = new_shape(*shape)
-    bound = math.prod(shape) ** -0.5
+    bound = _per_sqrt(1.0, math.prod(shape))
     return cls._init(shape, -bound, bound, None, **kwargs)
 
 
@@ -259,7 +264,7 @@ def glorot_uniform(cls: type[Tensor], *shape: Any, **kwargs: Any) -> Tensor:
     """Xavier/Glorot uniform: bound sqrt(6 / (shape[0] + prod(shape[1:]))). `Tensor.glorot_uniform(2, 3).shape` ->
     (2, 3)"""
     shape = new_shape(*shape)
-    bound = (6 / (shape[0] + math.prod(shape[1:]))) ** 0.5
+    bound = _per_sqrt(math.sqrt(6), shape[0] + math.prod(shape[1:]))
     return cls._init(shape, -bound, bound, None, **kwargs)
 
 
@@ -267,7 +272,7 @@ def kaiming_uniform(cls: type[Tensor], *shape: Any, a: float = 0.01, **kwargs: A
     """He uniform with fan_in = prod(shape[1:]) (tinygrad's default a=0.01). `Tensor.kaiming_uniform(2, 3).shape`
     -> (2, 3)"""
     shape = new_shape(*shape)
-    bound = math.sqrt(3.0) * math.sqrt(2.0 / (1 + a**2)) / math.sqrt(math.prod(shape[1:]))
+    bound = _per_sqrt(math.sqrt(3.0) * math.sqrt(2.0 / (1 + a**2)), math.prod(shape[1:]))
     return cls._init(shape, -bound, bound, None, **kwargs)
 
 
@@ -275,7 +280,7 @@ def kaiming_normal(cls: type[Tensor], *shape: Any, a: float = 0.01, **kwargs: An
     """He normal with fan_in = prod(shape[1:]) (tinygrad's default a=0.01). `Tensor.kaiming_normal(2, 3).shape`
     -> (2, 3)"""
     shape = new_shape(*shape)
-    std = math.sqrt(2.0 / (1 + a**2)) / math.sqrt(math.prod(shape[1:]))
+    std = _per_sqrt(math.sqrt(2.0 / (1 + a**2)), math.prod(shape[1:]))
     return cls._init(shape, 0.0, 0.0, std, **kwargs)
 
 

@@ -127,7 +127,8 @@ def prod(self, axis: int | Sequence[int] | None = None, keepdim: bool = False, d
 
 
 def argmax(self: Tensor, axis: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the first maximum. `Tensor([1, 9, 3]).argmax().item()` -> 1"""
+    """Index of the first maximum; of the first NaN where there is one (the max is NaN then), as numpy and PyTorch.
+    `Tensor([1, 9, 3]).argmax().item()` -> 1"""
     if axis is None:
         return self.flatten().argmax(0)
     axis = self._axis(axis)
@@ -135,6 +136,8 @@ def argmax(self: Tensor, axis: int | None = None, keepdim: bool = False) -> Tens
     if n == 0:
         raise ValueError(f"argmax of an empty dim (shape {self.shape})")
     is_max = self.eq(self.max(axis, keepdim=True))
+    if dtypes.is_float(self.dtype):
+        is_max = is_max | self.isnan()  # a row with a NaN has a NaN maximum, equal to nothing
     # count down from n so the first maximum wins the max below
     countdown = self.arange(n, 0, -1, device=self.device).reshape((n,) + (1,) * (self.ndim - axis - 1))
     return (n - (is_max.cast(dtypes.int32) * countdown).max(axis, keepdim)).cast(dtypes.int32)

@@ -147,6 +147,8 @@ class Tensor(
         if lazy.device != device:
             lazy = lazy.copy_to_device(device)
         self.lazydata = lazy
+        if requires_grad:
+            _check_differentiable(lazy.dtype)
 
     @property
     def device(self) -> str:
@@ -337,6 +339,8 @@ class Tensor(
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad in place and return self. `Tensor([1.0]).requires_grad_().requires_grad` -> True"""
+        if requires_grad:
+            _check_differentiable(self.dtype)
         self.requires_grad = requires_grad
         return self
 
@@ -461,6 +465,13 @@ class Tensor(
 
     def __irshift__(self, x: TensorLike) -> Tensor:
         return self.assign(self.rshift(x))
+
+
+def _check_differentiable(dtype: DType) -> None:
+    if not dtypes.is_float(dtype):
+        raise ArgumentError(
+            f"requires_grad=True needs a floating-point tensor (gradients are real numbers), got {dtype}"
+        )
 
 
 def _from_host(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
