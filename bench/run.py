@@ -8,13 +8,14 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -120,7 +121,7 @@ def tiny_family(lib: SimpleNamespace, budget: float, repeats: int, only: set[str
         ]
         cases[f"cnn train step ({kind})"] = train_step(cnn, small_images, cnn_labels, jit)
     cases.update(python_costs(lib, data))
-    cases["xor tutorial step"] = xor_tutorial(Tensor, nn.Linear, optim, lib.optimizer_params)
+    cases["xor tutorial step"] = xor_tutorial(Tensor, nn.Linear, optim, lib)
     # asynchronous devices (OpenCL) only queue the work in realize(): time it until the device is done
     timed = {name: lambda fn=fn: (fn(), lib.synchronize()) for name, fn in cases.items()}
     results = {name: measure(fn, budget, repeats) for name, fn in timed.items() if not only or name in only}
@@ -147,22 +148,22 @@ def conv_gradients(Tensor: Any, data: Callable[..., Any]) -> dict[str, Callable[
     return {"conv2d weight grad": weight_grad, "conv2d input grad": input_grad}
 
 
-def xor_tutorial(Tensor: Any, Linear: Any, optim: Any, params: Callable[[Any], Any]) -> Callable[[], Any]:
-    """One step of the tutorial's XOR loop, written exactly as the tutorial writes it (no TinyJit, no realize).
-    `params(model)`: what the optimizer is given (the tutorial's `[model]`; tinygrad 0.14 needs the tensors)."""
+def xor_tutorial(Tensor: Any, Linear: Any, optim: Any, lib: SimpleNamespace) -> Callable[[], Any]:
+    """One step of the tutorial's XOR loop, written as the tutorial writes it (no TinyJit, no realize). The tutorial
+    sets `Tensor.training = True` once and gives Adam the module; `lib.tutorial_training()` and
+    `lib.optimizer_params(model)` do that here (tinygrad 0.14 has Context(TRAINING=1) and wants the tensors)."""
     X = Tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
     Y = Tensor([[0], [1], [1], [0]])
     model = Linear(2, 1)
-    opt = optim.Adam(params(model), lr=0.1)
+    opt = optim.Adam(lib.optimizer_params(model), lr=0.1)
 
     def step() -> None:
-        Tensor.training = True  # the tutorial sets it once before its loop; set here, reset below, for the others
-        pred = model(X).sigmoid()
-        loss = ((pred - Y) ** 2).mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        Tensor.training = False
+        with lib.tutorial_training():
+            pred = model(X).sigmoid()
+            loss = ((pred - Y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
 
     return step
 
@@ -341,6 +342,14 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
 
         lib.bound_launch = bound_launch
         lib.optimizer_params = lambda model: [model]  # the tutorial's spelling: a module
+
+        @contextlib.contextmanager
+        def tutorial_training() -> Iterator[None]:
+            Tensor.training = True  # the tutorial's spelling; reset after, for the workloads that follow
+            yield
+            Tensor.training = False
+
+        lib.tutorial_training = tutorial_training
         return tiny_family(lib, budget, repeats, only)
     if framework == "tinygrad":
         from tinygrad import Context, Device, Tensor, TinyJit, nn
@@ -354,6 +363,7 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
         lib.train = lambda: Context(TRAINING=1)  # tinygrad 0.14 has no Tensor.train()
         lib.bound_launch = None
         lib.optimizer_params = get_parameters
+        lib.tutorial_training = lib.train
         return tiny_family(lib, budget, repeats, only)
     if framework == "torch":
         return torch_workloads(budget, repeats, only)
