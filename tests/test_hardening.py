@@ -7,13 +7,15 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 import torch
 
-from tinygrad_core import Tensor, nn
+from tinygrad_core import Context, Tensor, TinyJit, nn
 from tinygrad_core.errors import ArgumentError
+from tinygrad_core.nn import optim
 
 NAN = math.nan
 
@@ -73,3 +75,115 @@ def test_bad_flags_are_one_line_errors(flag, value, says):
     assert last.startswith(f"ArgumentError: flag {flag}={value!r}")
     assert says in last
     assert len(run.stderr.strip().splitlines()) <= 4  # the short traceback: no frames of ours
+
+
+# --- threads ---
+def _train(device: str, seed: int, jit: bool, steps: int = 12) -> list[float]:
+    """A two-layer classifier trained with Adam from weights fixed by `seed`: the losses of every step."""
+    rng = np.random.default_rng(seed)
+    hidden = 16 + 8 * (seed % 3)  # different seeds: different shapes too
+    arrays = [rng.standard_normal(s).astype(np.float32) * 0.3 for s in ((12, hidden), (hidden,), (hidden, 4), (4,))]
+    params = [Tensor(a, device=device, requires_grad=True) for a in arrays]
+    opt = optim.Adam(params, lr=0.02)
+    x = Tensor(rng.standard_normal((32, 12)).astype(np.float32), device=device)
+    y = Tensor(rng.integers(0, 4, 32).astype(np.int32), device=device)
+
+    def step(x: Tensor, y: Tensor) -> Tensor:
+        with Tensor.train():
+            opt.zero_grad()
+            logits = (x @ params[0] + params[1]).relu() @ params[2] + params[3]
+            loss = logits.sparse_categorical_crossentropy(y)
+            loss.backward()
+            opt.step()
+            return loss.realize()
+
+    run = TinyJit(step) if jit else step
+    return [run(x, y).item() for _ in range(steps)]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["plain", "tinyjit"])
+@pytest.mark.parametrize("seeds", [(0, 0), (1, 2, 3, 4)], ids=["2-identical", "4-different"])
+def test_threads_train_exactly_as_one_after_the_other(device, jit, seeds):
+    if device not in ("CLANG", "CPU", "OPENCL"):
+        pytest.skip("the issue's backends: CLANG, CPU and OPENCL")
+    alone = [_train(device, seed, jit) for seed in seeds]
+    start = threading.Barrier(len(seeds))
+    together: list[list[float] | BaseException] = [[] for _ in seeds]
+
+    def worker(index: int, seed: int) -> None:
+        start.wait()
+        try:
+            together[index] = _train(device, seed, jit)
+        except BaseException as e:  # reported below, not lost in the thread
+            together[index] = e
+
+    threads = [threading.Thread(target=worker, args=(i, s)) for i, s in enumerate(seeds)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for got in together:
+        if isinstance(got, BaseException):
+            raise got
+    assert together == alone  # bit-exact: the same floats, step by step
+
+
+# --- indices, labels and integer division: checked on the device, raised at the next read ---
+BAD_INDEX = {
+    "gather": lambda d: Tensor([[1.0, 2.0], [3.0, 4.0]], device=d).gather(1, Tensor([[2], [0]], device=d)),
+    "index tensor": lambda d: Tensor([1.0, 2.0, 3.0], device=d)[Tensor([0, 3], device=d)],
+    "negative index tensor": lambda d: Tensor([1.0, 2.0, 3.0], device=d)[Tensor([-4], device=d)],
+    "Embedding": lambda d: nn.Embedding(3, 2)(Tensor([[0, 3]], device=d)),
+    "one_hot": lambda d: Tensor([0, 5], device=d).one_hot(3),
+    "scatter": lambda d: Tensor([0, 0, 0], device=d).scatter(0, Tensor([3], device=d), Tensor([7], device=d)),
+    "sparse_categorical_crossentropy": lambda d: Tensor([[0.0, 1.0]], device=d).sparse_categorical_crossentropy(
+        Tensor([2], device=d)
+    ),
+    "cross_entropy": lambda d: Tensor([[0.0, 1.0]], device=d).cross_entropy(Tensor([-3], device=d)),
+}
+
+
+@pytest.mark.parametrize("op", list(BAD_INDEX))
+def test_out_of_range_indices_raise_index_errors_at_the_next_read(default_device, op):
+    result = BAD_INDEX[op](default_device)
+    with pytest.raises(IndexError, match=r"out of (range|bounds)"):
+        result.numpy()
+
+
+def test_ignored_labels_and_in_range_indices_raise_nothing(default_device):
+    d = default_device
+    loss = Tensor([[0.0, 1.0], [1.0, 0.0]], device=d).sparse_categorical_crossentropy(Tensor([1, -1], device=d))
+    assert loss.item() == pytest.approx(float(np.log1p(np.exp(-1.0))), rel=1e-5)
+    assert Tensor([1.0, 2.0, 3.0], device=d)[Tensor([-3, 2], device=d)].tolist() == [1.0, 3.0]
+
+
+def test_integer_division_by_zero_raises(default_device):
+    with pytest.raises(ZeroDivisionError):
+        Tensor([4, 5], device=default_device) // 0
+    with pytest.raises(ZeroDivisionError):
+        (Tensor([4, 5], device=default_device) % Tensor([0, 1], device=default_device)).tolist()
+    assert (Tensor([4.0], device=default_device) / 0).tolist() == [math.inf]  # floats: IEEE, as in PyTorch
+
+
+def test_a_dropped_result_takes_its_check_with_it(default_device):
+    Tensor([1.0, 2.0], device=default_device)[Tensor([9], device=default_device)]  # never read, dropped at once
+    assert (Tensor([1.0], device=default_device) + 1).tolist() == [2.0]
+
+
+def test_checks_are_off_with_check_oob_0(default_device):
+    with Context(CHECK_OOB=0):
+        picked = Tensor([1.0, 2.0], device=default_device)[Tensor([5], device=default_device)]
+        assert picked.tolist() == [0.0]  # what the arithmetic gives, as in tinygrad
+
+
+def test_tinyjit_replays_raise_too(default_device):
+    table = Tensor([[1.0, 2.0], [3.0, 4.0]], device=default_device)
+
+    @TinyJit
+    def pick(index: Tensor) -> Tensor:
+        return table.gather(1, index).realize()
+
+    for _ in range(3):  # run, capture, replay: all in range
+        assert pick(Tensor([[1], [0]], device=default_device)).tolist() == [[2.0], [3.0]]
+    with pytest.raises(IndexError, match="gather"):
+        pick(Tensor([[1], [2]], device=default_device)).numpy()

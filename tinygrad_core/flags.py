@@ -39,6 +39,13 @@ def _count(raw: str) -> int:
     return value
 
 
+def _positive(raw: str) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise ValueError("expected a positive integer")
+    return value
+
+
 def _bool(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -111,6 +118,13 @@ BEAM: Flag[int] = Flag("BEAM", "0", _count)
 NOOPT: Flag[int] = Flag("NOOPT", "0", _count)
 # threads a CPU backend runs each kernel on; 0: every core this process may use
 THREADS: Flag[int] = Flag("THREADS", "0", _count)
+# 1 (default): an index out of range, a class label past the last class or an integer division by zero raises at
+# this thread's next read of a result (tensor/checks.py: one small extra kernel and read each); 0: unchecked, as in
+# tinygrad (such an index reads 0)
+CHECK_OOB: Flag[int] = Flag("CHECK_OOB", "1", _count)
+# compiled backends: programs kept per device, the least recently used unloaded beyond that (a training loop uses
+# tens; a process that keeps making new shapes would otherwise grow without bound)
+PROGRAM_CACHE: Flag[int] = Flag("PROGRAM_CACHE", "1000", _positive)
 
 
 # --- convenience ---

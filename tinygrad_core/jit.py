@@ -22,8 +22,9 @@ from tinygrad_core.devices import Device
 from tinygrad_core.errors import JitError
 from tinygrad_core.helpers import GlobalCounters
 from tinygrad_core.runtime import Buffer
-from tinygrad_core.schedule import ScheduleItem, capture, run_schedule
+from tinygrad_core.schedule import ScheduleItem, capture, capturing, run_schedule
 from tinygrad_core.tensor import Tensor
+from tinygrad_core.tensor.checks import record, replayed, stop_recording
 
 ReturnType = TypeVar("ReturnType")
 
@@ -68,6 +69,7 @@ class TinyJit(Generic[ReturnType]):
         self.launches: list[Callable[[], None]] = []  # each item bound to its buffers (Device.bind)
         self.bound: list[Buffer] = []  # the input buffers the launches are bound to
         self.counts = (0, 0, 0)  # what one replay adds to GlobalCounters: kernels, ops, bytes
+        self.checks: list[Any] = []  # the deferred checks the captured call queued (tensor/checks.py)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Callable[..., ReturnType]:
@@ -78,7 +80,7 @@ class TinyJit(Generic[ReturnType]):
     def reset(self) -> None:
         """Forget the recording: the next two calls warm up and capture again."""
         self.calls, self.items, self.inputs, self.signature, self.result = 0, [], [], None, None
-        self.launches, self.bound, self.counts = [], [], (0, 0, 0)
+        self.launches, self.bound, self.counts, self.checks = [], [], (0, 0, 0), []
 
     def __call__(self, *args: Any, **kwargs: Any) -> ReturnType:
         buffers = _input_buffers(args, kwargs)
@@ -90,12 +92,13 @@ class TinyJit(Generic[ReturnType]):
             return result
         if self.calls == 2:
             with capture() as items:
-                Tensor._jit_capturing = True
+                recorded = record()
                 try:
                     result = self.fn(*args, **kwargs)
                     _realize_outputs(result)
                 finally:
-                    Tensor._jit_capturing = False
+                    stop_recording()
+            self.checks = recorded
             self.items, self.inputs, self.signature, self.result = items, buffers, signature, result
             self.launches, self.bound = [_launcher(item) for item in items], buffers
             self.counts = _counts(items)
@@ -104,8 +107,9 @@ class TinyJit(Generic[ReturnType]):
             captured, given = _describe(self.signature), _describe(signature)
             raise JitError(f"{self.fn.__name__} was captured for {captured} but got {given}; .reset() captures again")
         swap = {id(old): new for old, new in zip(self.inputs, buffers)}
-        if flags.DEBUG.value >= 2 or Tensor._jit_capturing:  # inside another capture: record, not just run
+        if flags.DEBUG.value >= 2 or capturing():  # inside another capture: record, not just run
             run_schedule([_swapped(item, swap) for item in self.items])
+            replayed(self.checks)
             return self.result
         if any(new is not old for new, old in zip(buffers, self.bound)):
             # new input buffers: rebind only the kernels that read or write them
@@ -116,6 +120,7 @@ class TinyJit(Generic[ReturnType]):
             self.bound = buffers
         for launch in self.launches:
             launch()
+        replayed(self.checks)  # the replay recomputed the recorded index checks: read them like the first time
         GlobalCounters.add(*self.counts)
         return self.result
 

@@ -22,7 +22,7 @@ from tinygrad_core.view import Shape, ShapeTracker
 
 
 class LazyBuffer:
-    __slots__ = ("_base", "arg", "buffer", "device", "dtype", "op", "shape", "srcs", "st")
+    __slots__ = ("__weakref__", "_base", "arg", "buffer", "device", "dtype", "op", "shape", "srcs", "st")
 
     def __init__(
         self,

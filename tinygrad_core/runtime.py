@@ -5,6 +5,7 @@ top of this with tinygrad_core.codegen (Compiler, Program, CompiledDevice); this
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class CachingAllocator(Allocator):
     def __init__(self) -> None:
         self._cache: dict[int, list[Any]] = {}
         self._cached = 0
+        self._lock = threading.Lock()  # threads allocate from one device at once
 
     def _alloc(self, nbytes: int) -> Any:
         raise NotImplementedError
@@ -54,17 +56,20 @@ class CachingAllocator(Allocator):
         """Release a handle for good; the default trusts the garbage collector."""
 
     def alloc(self, nbytes: int) -> Any:
-        waiting = self._cache.get(nbytes)
-        if waiting:
-            self._cached -= nbytes
-            return waiting.pop()
+        with self._lock:
+            waiting = self._cache.get(nbytes)
+            if waiting:
+                self._cached -= nbytes
+                return waiting.pop()
         return self._alloc(nbytes)
 
     def free(self, handle: Any, nbytes: int) -> None:
-        if self._cached + nbytes <= self.cache_limit:
-            self._cache.setdefault(nbytes, []).append(handle)
-            self._cached += nbytes
-        else:
+        with self._lock:
+            keep = self._cached + nbytes <= self.cache_limit
+            if keep:
+                self._cache.setdefault(nbytes, []).append(handle)
+                self._cached += nbytes
+        if not keep:
             self._free(handle, nbytes)
 
 

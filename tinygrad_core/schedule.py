@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -332,23 +333,36 @@ def _check_dtypes(device: str, used: set[DType]) -> None:
 
 
 # --- running ---
-_captures: list[list[ScheduleItem]] = []  # recordings in progress (TinyJit), innermost last
+class _Captures(threading.local):
+    stack: list[list[ScheduleItem]]  # recordings in progress (TinyJit) in this thread, innermost last
+
+    def __init__(self) -> None:
+        self.stack = []
+
+
+_captures = _Captures()
 
 
 @contextlib.contextmanager
 def capture() -> Iterator[list[ScheduleItem]]:
-    """Record every item run inside the block, in order (how TinyJit learns what a function launches)."""
+    """Record every item this thread runs inside the block, in order (how TinyJit learns what a function launches);
+    another thread's kernels never enter this thread's recording."""
     items: list[ScheduleItem] = []
-    _captures.append(items)
+    _captures.stack.append(items)
     try:
         yield items
     finally:
-        _captures.pop()
+        _captures.stack.pop()
+
+
+def capturing() -> bool:
+    """Whether this thread is recording for TinyJit."""
+    return bool(_captures.stack)
 
 
 def run_schedule(items: list[ScheduleItem]) -> None:
-    if _captures:
-        _captures[-1].extend(items)
+    if _captures.stack:
+        _captures.stack[-1].extend(items)
 
     debug = flags.DEBUG.value
     for item in items:
@@ -488,27 +502,31 @@ class ScheduleCache:
         self.maxsize = maxsize
         self.templates: OrderedDict[int, tuple[Any, _Template]] = OrderedDict()
         self.hits = self.misses = 0
+        self._lock = threading.Lock()  # threads training side by side share it
 
     def get(self, key: Any) -> _Template | None:
         digest = hash(key)
-        entry = self.templates.get(digest)
-        if entry is None or entry[0] != key or not entry[1].supported():
-            self.misses += 1
-            return None
-        self.hits += 1
-        self.templates.move_to_end(digest)
-        return entry[1]
+        with self._lock:
+            entry = self.templates.get(digest)
+            if entry is None or entry[0] != key or not entry[1].supported():
+                self.misses += 1
+                return None
+            self.hits += 1
+            self.templates.move_to_end(digest)
+            return entry[1]
 
     def put(self, key: Any, template: _Template) -> None:
         digest = hash(key)
-        self.templates[digest] = (key, template)  # a different key with the same hash is replaced: a miss, not an error
-        self.templates.move_to_end(digest)
-        if len(self.templates) > self.maxsize:
-            self.templates.popitem(last=False)
+        with self._lock:
+            self.templates[digest] = (key, template)  # another key of this hash is replaced: a miss, not an error
+            self.templates.move_to_end(digest)
+            if len(self.templates) > self.maxsize:
+                self.templates.popitem(last=False)
 
     def clear(self) -> None:
-        self.templates.clear()
-        self.hits = self.misses = 0
+        with self._lock:
+            self.templates.clear()
+            self.hits = self.misses = 0
 
 
 schedule_cache = ScheduleCache(maxsize=256)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,21 +48,22 @@ class CompiledKernel:
     def __init__(self, name: str, steps: list[Step], scratch: list[int], flops: int, nbytes: int):
         self.name, self.steps, self.scratch_nbytes = name, steps, scratch
         self.flops, self.nbytes = flops, nbytes
-        self._scratch: list[Any] | None = None
 
     def bind(self, device: CompiledDevice, handles: list[Any]) -> Callable[[], None]:
-        """Every step's launch on these handles, arguments packed once."""
-        if self._scratch is None:
-            self._scratch = [device.allocator.alloc(n) for n in self.scratch_nbytes]
-        bufs = list(handles) + self._scratch
+        """Every step's launch on these handles, arguments packed once. The scratch buffers between steps belong
+        to this launch (freed with it), so launches from two threads never share them."""
+        scratch = [device.allocator.alloc(n) for n in self.scratch_nbytes]
+        bufs = list(handles) + scratch
         launches = [step.program.bind([bufs[i] for i in step.bufs], step.global_size, step.work) for step in self.steps]
-        if len(launches) == 1:
+        if len(launches) == 1 and not scratch:
             return launches[0]
 
         def launch_all() -> None:
             for launch in launches:
                 launch()
 
+        for handle, nbytes in zip(scratch, self.scratch_nbytes):
+            weakref.finalize(launch_all, device.allocator.free, handle, nbytes)
         return launch_all
 
     def __call__(self, device: CompiledDevice, handles: list[Any]) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +57,12 @@ class CompiledDevice(Device):
 
     def __init__(self, name: str):
         super().__init__(name)
-        self._programs: dict[Any, Any] = {}  # structural kernel key -> codegen.CompiledKernel
+        # structural kernel key -> CompiledKernel, the least recently used dropped past PROGRAM_CACHE entries (its
+        # programs are unloaded once nothing, such as a TinyJit recording, still holds them)
+        self._programs: OrderedDict[Any, CompiledKernel] = OrderedDict()
         # the same Kernel object again (the schedule cache reuses them): skip computing its structural key
         self._recent: weakref.WeakKeyDictionary[Kernel, tuple[tuple[bool, bool], Any]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # threads share the program caches; a kernel is compiled once
 
     def make_program(self, name: str, binary: bytes) -> Program:
         raise NotImplementedError
@@ -72,15 +77,20 @@ class CompiledDevice(Device):
         """The compiled form of `kernel`, built on first use: `compiled(device, handles)` runs it and
         `compiled.bind(device, handles)` prepares a launch. `aliased`: one buffer is passed twice."""
         variant = (aliased, flags.NOOPT.value >= 1)  # a plain-loops build (NOOPT) is a program of its own
-        recent = self._recent.get(kernel)
-        if recent is not None and recent[0] == variant:
-            return recent[1]
-        key = (kernel_key(kernel), variant)
-        compiled = self._programs.get(key)
-        if compiled is None:
-            compiled = self._programs[key] = compile_kernel(self, kernel, noalias=not aliased)
-        self._recent[kernel] = (variant, compiled)
-        return compiled
+        with self._lock:
+            recent = self._recent.get(kernel)
+            if recent is not None and recent[0] == variant:
+                return recent[1]
+            key = (kernel_key(kernel), variant)
+            compiled = self._programs.get(key)
+            if compiled is None:
+                compiled = self._programs[key] = compile_kernel(self, kernel, noalias=not aliased)
+                while len(self._programs) > flags.PROGRAM_CACHE.value:
+                    self._programs.popitem(last=False)
+            else:
+                self._programs.move_to_end(key)
+            self._recent[kernel] = (variant, compiled)
+            return compiled
 
 
 def _aliased(handles: list[Any]) -> bool:

@@ -20,6 +20,7 @@ from tinygrad_core.dtype import dtypes
 from tinygrad_core.errors import ArgumentError
 from tinygrad_core.nn import optim, state
 from tinygrad_core.tensor import Tensor
+from tinygrad_core.tensor.checks import defer
 
 __all__ = [
     "BatchNorm",
@@ -327,7 +328,10 @@ class Embedding:
         # a one-hot row per index times the table: a matmul, so the gradient reaches exactly the rows used
         vocab = Tensor.arange(self.vocab_sz, device=self.weight.device, dtype=idx.dtype)
         one_hot = (idx.unsqueeze(-1) == vocab).cast(self.weight.dtype)
-        return one_hot @ self.weight
+        out = one_hot @ self.weight
+        n = self.vocab_sz
+        defer((idx < 0) | (idx >= n), IndexError, f"Embedding: an index is out of range (vocab 0 to {n - 1})", out)
+        return out
 
 
 class Dropout:

@@ -14,6 +14,7 @@ from tinygrad_core.dtype import DType, dtypes, to_dtype
 from tinygrad_core.errors import ArgumentError, JitError
 from tinygrad_core.helpers import new_shape
 from tinygrad_core.lazy import LazyBuffer
+from tinygrad_core.schedule import capturing
 
 if TYPE_CHECKING:
     from tinygrad_core.tensor.tensor import Scalar, Tensor
@@ -111,7 +112,7 @@ def _generator(cls: type[Tensor]) -> np.random.Generator:
 
 
 def _random(cls: type[Tensor], array: np.ndarray, dtype: DType | str | None, default: DType, **kwargs: Any) -> Tensor:
-    if cls._jit_capturing:
+    if capturing():
         raise JitError(
             "random numbers drawn inside a TinyJit function would be frozen into its recording; "
             "draw them outside and pass them in"

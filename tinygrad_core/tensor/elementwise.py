@@ -12,6 +12,7 @@ from tinygrad_core.errors import ArgumentError, DeviceError, DTypeError, ShapeEr
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.tensor.autodiff import apply
+from tinygrad_core.tensor.checks import defer
 
 if TYPE_CHECKING:
     from tinygrad_core.tensor.tensor import Tensor, TensorLike
@@ -127,7 +128,22 @@ def idiv(self: Tensor, x: TensorLike, reverse: bool = False) -> Tensor:
     a, b = self._broadcasted(x, reverse, "idiv")
     if dtypes.is_float(a.dtype):
         raise TypeError(f"idiv needs integer tensors, got {a.dtype}")
-    return apply(F.NoGrad, a, b, result=a.lazydata.alu(Ops.IDIV, b.lazydata))
+    _check_divisor(b, x, reverse, "idiv")
+    out = apply(F.NoGrad, a, b, result=a.lazydata.alu(Ops.IDIV, b.lazydata))
+    _defer_zero_divisor(b, x, reverse, "idiv", out)
+    return out
+
+
+def _check_divisor(b: Tensor, given: TensorLike, reverse: bool, op: str) -> None:
+    """Integer division by zero raises as in PyTorch (C would trap; ours gives 0): at once for a Python 0 ..."""
+    if not reverse and not isinstance(given, type(b)) and given == 0:
+        raise ZeroDivisionError(f"{op}: integer division by zero")
+
+
+def _defer_zero_divisor(b: Tensor, given: TensorLike, reverse: bool, op: str, result: Tensor) -> None:
+    """... and at the next read of a result for a tensor divisor holding one (tensor/checks.py)."""
+    if isinstance(given, type(b)) or reverse:
+        defer(b.eq(0), ZeroDivisionError, f"{op}: integer division by zero", result)
 
 
 def _floordiv(self: Tensor, b: Tensor) -> Tensor:
@@ -144,7 +160,9 @@ def mod(self: Tensor, x: TensorLike, reverse: bool = False) -> Tensor:
     a, b = self._broadcasted(x, reverse, "mod")
     if dtypes.is_float(a.dtype):
         return a - (a / b).floor() * b
+    _check_divisor(b, x, reverse, "mod")
     remainder = apply(F.NoGrad, a, b, result=a.lazydata.alu(Ops.MOD, b.lazydata))
+    _defer_zero_divisor(b, x, reverse, "mod", remainder)
     fix = remainder.ne(0) & (remainder.lt(0) ^ b.lt(0))
     return fix.where(remainder + b, remainder)
 

@@ -13,6 +13,7 @@ from tinygrad_core.errors import ArgumentError, ShapeError
 from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
+from tinygrad_core.tensor.checks import defer
 from tinygrad_core.view import View
 
 if TYPE_CHECKING:
@@ -180,7 +181,10 @@ def _index_part(self: Tensor, index: Any) -> Any:
 def _normalize_index(self: Tensor, indices: Any) -> tuple[Any, ...]:
     """A full index: one part per dim (ints, slices, integer Tensors) plus Nones, with the Ellipsis expanded and
     boolean masks replaced by the integer positions of their True values (read from the device)."""
-    parts = tuple(self._index_part(i) for i in (indices if isinstance(indices, tuple) else (indices,)))
+    given = indices if isinstance(indices, tuple) else (indices,)
+    parts = tuple(self._index_part(i) for i in given)
+    # integer sequences from the host are checked here, at once (index tensors on the device: at the next read)
+    host = {id(part): np.asarray(i) for i, part in zip(given, parts) if isinstance(i, (list, tuple, np.ndarray))}
     if sum(1 for i in parts if i is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis")
 
@@ -203,6 +207,11 @@ def _normalize_index(self: Tensor, indices: Any) -> tuple[Any, ...]:
                 raise IndexError(f"boolean index of shape {part.shape} does not match dims {covered} of {self.shape}")
             out.extend(type(self)(p.astype(np.int32), device=self.device) for p in np.nonzero(part.numpy()))
         else:
+            values = host.get(id(part))
+            if values is not None and values.size and values.dtype != np.bool_:
+                size = self.shape[dim]
+                if values.min() < -size or values.max() >= size:
+                    raise IndexError(f"index {values.tolist()} is out of bounds for dim {dim} with size {size}")
             out.append(part)
         dim += width(part)
     return tuple(out)
@@ -230,12 +239,6 @@ def _gather_tensors(self: Tensor, positions: list[tuple[int, Tensor]]) -> Tensor
     dims = [d for d, _ in positions]
     indexes = [idx.to(self.device) for _, idx in positions]
     batch = tuple(np.broadcast_shapes(*(i.shape for i in indexes)))
-    for d, idx in zip(dims, indexes):
-        size = self.shape[d]
-        fixed = idx.lt(0).where(idx + size, idx)
-        bad = (fixed < 0) | (fixed >= size)
-        if bad.numel() and bad.any().item():
-            raise IndexError(f"index tensor has values out of bounds for dim {d} with size {size}")
     # one-hot masks: x[..., i, ...] = sum_j x[..., j, ...] * (i == j)
     rest = [d for d in range(self.ndim) if d not in dims]
     x = self.cast(dtypes.uint8) if self.dtype == dtypes.bool else self
@@ -256,7 +259,12 @@ def _gather_tensors(self: Tensor, positions: list[tuple[int, Tensor]]) -> Tensor
         nb = len(batch)
         order = list(range(nb, nb + dims[0])) + list(range(nb)) + list(range(nb + dims[0], x.ndim))
         x = x.permute(order)
-    return x.cast(self.dtype)
+    out = x.cast(self.dtype)
+    for d, idx in zip(dims, indexes):
+        size = self.shape[d]
+        message = f"index tensor has values out of bounds for dim {d} with size {size} (valid: -{size} to {size - 1})"
+        defer((idx < -size) | (idx >= size), IndexError, message, out)
+    return out
 
 
 def one_hot(self: Tensor, num_classes: int = -1) -> Tensor:
@@ -267,7 +275,10 @@ def one_hot(self: Tensor, num_classes: int = -1) -> Tensor:
         raise TypeError(f"one_hot needs integer class indices, got {self.dtype}")
     if num_classes == -1:
         num_classes = int(self.max().item()) + 1 if self.numel() else 0
-    return self.unsqueeze(-1).eq(self.arange(num_classes, device=self.device)).where(1, 0)
+    out = self.unsqueeze(-1).eq(self.arange(num_classes, device=self.device)).where(1, 0)
+    message = f"one_hot: a class value is out of range (0 to {num_classes - 1} for num_classes={num_classes})"
+    defer((self < 0) | (self >= num_classes), IndexError, message, out)
+    return out
 
 
 def gather(self: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -285,7 +296,10 @@ def gather(self: Tensor, dim: int, index: Tensor) -> Tensor:
     x = x.unsqueeze(-1).transpose(-1, dim)
     kind = dtypes.uint8 if x.dtype == dtypes.bool else x.dtype
     onehot = index.unsqueeze(-1).eq(self.arange(size, device=self.device))
-    return onehot.where(x.cast(kind), 0).sum(-1, dtype=kind).cast(self.dtype)
+    out = onehot.where(x.cast(kind), 0).sum(-1, dtype=kind).cast(self.dtype)
+    message = f"gather: index out of range for dim {dim} (size {size}: 0 to {size - 1})"
+    defer((index < 0) | (index >= size), IndexError, message, out)
+    return out
 
 
 def _pre_scatter(self: Tensor, dim: int, index: Tensor, src: TensorLike, op: str) -> tuple[int, Tensor, Tensor]:
@@ -300,7 +314,14 @@ def _pre_scatter(self: Tensor, dim: int, index: Tensor, src: TensorLike, op: str
     if src.ndim != index.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
         raise ShapeError(f"{op}: index {index.shape} is larger than src {src.shape} in some dim")
     src = src.shrink([(0, i) for i in index.shape]).cast(self.dtype)
-    mask = index.unsqueeze(-1).eq(self.arange(self.shape[dim], device=self.device))
+    size = self.shape[dim]
+    mask = index.unsqueeze(-1).eq(self.arange(size, device=self.device))
+    defer(
+        (index < 0) | (index >= size),
+        IndexError,
+        f"{op}: index out of range for dim {dim} (size {size}: 0 to {size - 1})",
+        mask,
+    )
     return dim, src.unsqueeze(-1), mask
 
 
@@ -352,6 +373,7 @@ def scatter_reduce(
             return hit.where(total + self, self) if include_self else hit.where(total, self)
         count = self._post_scatter(dim, mask.sum(dim, keepdim=True), 0) + int(include_self)
         total = total + self if include_self else total
+        count = count.maximum(1)  # positions nothing hits keep self (below): never divide by their zero count
         mean = total / count if dtypes.is_float(self.dtype) else total._floordiv(count.cast(self.dtype))
         return hit.where(mean, self)
     if reduce == "prod":

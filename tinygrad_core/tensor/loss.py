@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from tinygrad_core.dtype import dtypes
 from tinygrad_core.errors import ShapeError
+from tinygrad_core.tensor.checks import defer
 
 if TYPE_CHECKING:
     from tinygrad_core.tensor.tensor import Tensor
@@ -21,8 +22,9 @@ def _do_reduction(self: Tensor, reduction: str) -> Tensor:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _class_onehot(self: Tensor, target: Tensor, class_dim: int, op: str) -> Tensor:
-    """A bool one-hot of integer class indices, shaped like self (classes along class_dim)."""
+def _class_onehot(self: Tensor, target: Tensor, class_dim: int, op: str, ignore_index: int | None = None) -> Tensor:
+    """A bool one-hot of integer class indices, shaped like self (classes along class_dim); a label outside the
+    classes (other than ignore_index) raises an IndexError at the next read of a result (tensor/checks.py)."""
     expected = self.shape[:class_dim] + self.shape[class_dim + 1 :]
     if target.shape != expected:
         raise ShapeError(f"{op}: target {target.shape} should have shape {expected} for input {self.shape}")
@@ -30,7 +32,12 @@ def _class_onehot(self: Tensor, target: Tensor, class_dim: int, op: str) -> Tens
         raise TypeError(f"{op}: class-index targets must be integers, got {target.dtype}")
     classes = self.shape[class_dim]
     arange = self.arange(classes, device=self.device).reshape((classes,) + (1,) * (self.ndim - class_dim - 1))
-    return target.unsqueeze(class_dim).eq(arange)
+    onehot = target.unsqueeze(class_dim).eq(arange)
+    bad = (target < 0) | (target >= classes)
+    if ignore_index is not None:
+        bad = bad & target.ne(ignore_index)
+    defer(bad, IndexError, f"{op}: a target label is out of range (classes 0 to {classes - 1})", onehot)
+    return onehot
 
 
 def cross_entropy(
@@ -52,7 +59,7 @@ def cross_entropy(
     if Y.shape == self.shape and dtypes.is_float(Y.dtype):
         target = Y * (1 - label_smoothing) + label_smoothing / classes
         return (-(log_probs * target).sum(class_dim))._do_reduction(reduction)
-    onehot = self._class_onehot(Y, class_dim, "cross_entropy")
+    onehot = self._class_onehot(Y, class_dim, "cross_entropy", ignore_index)
     keep = Y.ne(ignore_index)
     picked = (log_probs * onehot).sum(class_dim)
     loss = -((1 - label_smoothing) * picked + label_smoothing * log_probs.mean(class_dim)) * keep
@@ -72,7 +79,7 @@ def sparse_categorical_crossentropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"sparse_categorical_crossentropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     log_probs = self.log_softmax(-1)
-    onehot = self._class_onehot(Y, self.ndim - 1, "sparse_categorical_crossentropy")
+    onehot = self._class_onehot(Y, self.ndim - 1, "sparse_categorical_crossentropy", ignore_index)
     keep = Y.ne(ignore_index)
     picked = (log_probs * onehot).sum(-1)
     loss = -((1 - label_smoothing) * picked + label_smoothing * log_probs.mean(-1)) * keep
@@ -89,7 +96,7 @@ def nll_loss(
     """Negative log likelihood of log-probabilities (classes in dim 1) at integer labels; "mean" divides by the
     total weight. `Tensor([[-1.0, -2.0]]).nll_loss(Tensor([1])).item()` -> 2.0"""
     class_dim = 0 if self.ndim == 1 else 1
-    onehot = self._class_onehot(Y, class_dim, "nll_loss")
+    onehot = self._class_onehot(Y, class_dim, "nll_loss", ignore_index)
     if weight is None:
         sample_weight = onehot.any(class_dim).where(1.0, 0.0)
     else:

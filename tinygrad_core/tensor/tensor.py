@@ -20,6 +20,7 @@ from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
 from tinygrad_core.tensor.autodiff import AutodiffMixin, apply
+from tinygrad_core.tensor.checks import flags_to_realize, verify
 from tinygrad_core.tensor.creation import CreationMixin
 from tinygrad_core.tensor.elementwise import ElementwiseMixin
 from tinygrad_core.tensor.indexing import IndexingMixin, _write_through
@@ -97,8 +98,6 @@ class Tensor(
     `Tensor.training = True; x = Tensor([1.0, 2.0]); (x * 2).sum().backward(); x.grad.tolist()` -> [2.0, 2.0]"""
 
     _rng: ClassVar[np.random.Generator | None] = None  # made on first use: importing numpy.random costs 10+ ms
-
-    _jit_capturing: ClassVar[bool] = False  # set by TinyJit while it records
 
     def __init__(
         self,
@@ -190,7 +189,7 @@ class Tensor(
             lazy = t.lazydata
             if lazy.shape and lazy.base.op is Ops.CONST:
                 t.lazydata = lazy.contiguous(force=True)
-        realize(*(t.lazydata for t in tensors))
+        realize(*(t.lazydata for t in (*tensors, *flags_to_realize())))
         for t in tensors:
             if t.requires_grad is None:
                 t._ctx = None
@@ -221,7 +220,8 @@ class Tensor(
         if 0 in self.shape:
             return np.zeros(self.shape, self.dtype.np)
         lazy = self.lazydata.contiguous()
-        realize(lazy)
+        realize(lazy, *(bad.lazydata for bad in flags_to_realize()))
+        verify()  # a read to the host: what the flags of this thread's work say (tensor/checks.py)
         assert lazy.base.buffer is not None
         return lazy.base.buffer.numpy().reshape(self.shape)
 
@@ -373,6 +373,8 @@ class Tensor(
 
     def __floordiv__(self, x: TensorLike) -> Tensor:
         a, b = self._broadcasted(x, op="floordiv")
+        if not isinstance(x, Tensor) and x == 0 and not dtypes.is_float(a.dtype):
+            raise ZeroDivisionError("floordiv: integer division by zero")
         return a._floordiv(b)
 
     def __rfloordiv__(self, x: TensorLike) -> Tensor:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -115,6 +116,7 @@ def _cpu_signature() -> str:
 
 _CDEF = """
 void *dlopen(const char *path, int mode); void *dlsym(void *handle, const char *name); char *dlerror(void);
+int dlclose(void *handle);
 typedef void (*tg_kernel)(void **, int, int);
 typedef int (*tg_pool)(tg_kernel, void **, int, int, int);
 """
@@ -155,7 +157,8 @@ class _Loader:
         self.count = 0
         self.lock = threading.Lock()
 
-    def load(self, binary: bytes, symbol: str, ctype: str) -> Any:
+    def load(self, binary: bytes, symbol: str, ctype: str) -> tuple[Any, Any]:
+        """(the function `symbol` as `ctype`, the library's handle for dlclose)."""
         with self.lock:
             self.count += 1
             path = os.path.join(self.dir, f"{self.count}.so")
@@ -169,8 +172,9 @@ class _Loader:
             raise DeviceError(f"loading {symbol} failed: {reason}")
         address = self.libc.dlsym(handle, symbol.encode())
         if address == self.ffi.NULL:
+            self.libc.dlclose(handle)
             raise DeviceError(f"{symbol} is missing from its compiled kernel")
-        return self.ffi.cast(ctype, address)
+        return self.ffi.cast(ctype, address), handle
 
 
 @functools.cache
@@ -182,7 +186,9 @@ class ClangProgram(Program):
     def __init__(self, name: str, binary: bytes, device: ClangDevice):
         super().__init__(name, binary)
         self.device = device
-        self.fn = _loader().load(binary, name, "tg_kernel")
+        self.fn, handle = _loader().load(binary, name, "tg_kernel")
+        # unloaded with the last reference to this program (the device's LRU dropped it and no launch holds it)
+        weakref.finalize(self, _loader().libc.dlclose, handle)
 
     def __call__(self, handles: list[Any], global_size: int, work: int = 0) -> None:
         self.bind(handles, global_size, work)()
@@ -192,8 +198,11 @@ class ClangProgram(Program):
         threads = min(self.device.threads, global_size)
         # small kernels stay on this thread: waking the pool costs microseconds
         if threads > 1 and work >= 1 << 15:
-            return functools.partial(self.device.run_pooled, self.fn, args, global_size, threads)
-        return functools.partial(self.fn, args, 0, global_size)
+            launch = functools.partial(self.device.run_pooled, self.fn, args, global_size, threads)
+        else:
+            launch = functools.partial(self.fn, args, 0, global_size)
+        launch.program = self  # type: ignore[attr-defined]  # a bound launch keeps its library loaded
+        return launch
 
 
 class ClangBuffer:
@@ -227,7 +236,7 @@ class ClangDevice(CompiledDevice):
         self.cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.vector_bytes = 64 if "avx512f" in _cpu_flags() else 32 if "avx" in _cpu_flags() else 16
         pool_src = resources.files("tinygrad_clang").joinpath("pool.c").read_text()
-        self.pool = _loader().load(self.compiler.compile_cached(pool_src), "tg_pool_run", "tg_pool")
+        self.pool, _ = _loader().load(self.compiler.compile_cached(pool_src), "tg_pool_run", "tg_pool")
         self.pool_lock = threading.Lock()
         self.dtypes = frozenset(ALL_DTYPES) - {dtypes.bfloat16}
         if not self._has_float16():

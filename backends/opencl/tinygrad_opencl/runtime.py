@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
@@ -112,6 +113,9 @@ class OpenCLProgram(Program):
         self.kernel = cl.Kernel(self.program, name)
         self._enqueue = cl.enqueue_nd_range_kernel
         self._launches: dict[int, tuple[tuple[int], tuple[int] | None]] = {}
+        # a cl.Kernel's arguments are state shared by every launch: OpenCL's one call that is not thread-safe, so
+        # setting them and enqueueing is one step for any thread (the in-order queue then runs launches in turn)
+        self._lock = threading.Lock()
 
     def launch_dims(self, global_size: int) -> tuple[tuple[int], tuple[int] | None]:
         """Global and local work sizes. A group reduction runs one work group of local_size items per global
@@ -130,8 +134,9 @@ class OpenCLProgram(Program):
         launch = self._launches.get(global_size)
         if launch is None:
             launch = self._launches[global_size] = self.launch_dims(global_size)
-        self.kernel.set_args(*handles)
-        self._enqueue(self.queue, self.kernel, *launch)
+        with self._lock:
+            self.kernel.set_args(*handles)
+            self._enqueue(self.queue, self.kernel, *launch)
 
 
 # --- allocator: device memory as cl.Buffer ---
