@@ -4,6 +4,7 @@ cache treated as the trust boundary it is."""
 
 from __future__ import annotations
 
+import gc
 import math
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinygrad_core import Context, Tensor, TinyJit, nn
+from tinygrad_core import Context, Device, Tensor, TinyJit, nn
 from tinygrad_core.errors import ArgumentError
 from tinygrad_core.nn import optim
 
@@ -187,3 +188,25 @@ def test_tinyjit_replays_raise_too(default_device):
         assert pick(Tensor([[1], [0]], device=default_device)).tolist() == [[2.0], [3.0]]
     with pytest.raises(IndexError, match="gather"):
         pick(Tensor([[1], [2]], device=default_device)).numpy()
+
+
+# --- program memory ---
+def _loaded_kernel_libraries() -> int:
+    with open("/proc/self/maps") as f:
+        return len(
+            {line.split()[-2] for line in f if "/tinygrad_clang_" in line and line.rstrip().endswith("(deleted)")}
+        )
+
+
+def test_programs_are_bounded_and_unloaded():
+    """PROGRAM_CACHE bounds the programs a device keeps; CLANG unloads (dlclose) the libraries it drops."""
+    device = Device["CLANG"]
+    if not hasattr(device, "_programs") or not sys.platform.startswith("linux"):
+        pytest.skip("CLANG's program cache on Linux")
+    with Context(PROGRAM_CACHE=16):
+        before = _loaded_kernel_libraries()
+        for n in range(1, 61):  # 60 distinct kernels: (n, 7).sum(0) for each n
+            assert Tensor.ones(n, 7, device="CLANG").contiguous().sum(0).tolist() == [float(n)] * 7
+        gc.collect()
+        assert len(device._programs) <= 16
+        assert _loaded_kernel_libraries() - before <= 16 + 8  # the kept ones, and a few held by live launches

@@ -304,3 +304,56 @@ def test_loading_executes_no_code(device, tmp_path):
     payload = pickle.dumps(Exception("boom"))
     raw = _file({"x": {"dtype": "U8", "shape": [len(payload)], "data_offsets": [0, len(payload)]}}, payload)
     assert bytes(safe_load(raw, device=device)["x"].numpy()) == payload
+
+
+NESTED = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (_file(NESTED), "too deeply"),
+        (_file(b'{"a": ' + b"9" * 10_000 + b"}"), "not valid JSON"),  # an integer too long to convert
+        (_file({**GOOD, "b": {"dtype": ["U8"], "shape": [2], "data_offsets": [8, 10]}}, bytes(10)), "dtype"),
+        (_file({**GOOD, "b": {"dtype": "U8", "shape": [0, 2**62], "data_offsets": [8, 8]}}, bytes(8)), "too large"),
+        (_file({**GOOD, "__metadata__": []}, bytes(10)), "__metadata__"),
+        (_file({**GOOD, "__metadata__": {"k": "\ud800"}}, bytes(10)), "UTF-8"),
+        (_file({"\ud800": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]}}), "UTF-8"),
+    ],
+)
+def test_hostile_headers_raise_safetensors_errors(tmp_path, raw, message):
+    with pytest.raises(SafetensorsError, match=message):
+        safe_load(raw, device="CPU")
+
+
+def test_a_header_of_100000_keys_is_checked_in_linear_time():
+    """The duplicate-key check used to be quadratic (more than 2 minutes for this header)."""
+    keys = {f"t{i}": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]} for i in range(100_000)}
+    encoded = json.dumps(keys).encode()
+    duplicated = encoded[:-1] + b', "t7": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]}}'
+    with pytest.raises(SafetensorsError, match="'t7' more than once"):
+        safe_load(_file(duplicated), device="CPU")
+    assert len(safe_load(_file(encoded), device="CPU")) == 100_000
+
+
+def test_random_corruptions_raise_only_safetensors_errors():
+    """Bytes of a valid file flipped, cut and repeated at random: a clean file or a SafetensorsError, nothing else."""
+    rng = np.random.default_rng(0)
+    valid = _file(GOOD, np.array([1.0, 2.0], np.float32).tobytes() + b"\x07\x08")
+    for _ in range(3000):
+        raw = bytearray(valid)
+        for _ in range(int(rng.integers(1, 4))):
+            if not raw:
+                break
+            kind = rng.integers(0, 3)
+            at = int(rng.integers(0, len(raw)))
+            if kind == 0:
+                raw[at] = int(rng.integers(0, 256))
+            elif kind == 1:
+                del raw[at:]
+            else:
+                raw[at:at] = raw[at : at + int(rng.integers(1, 20))]
+        try:
+            safe_load(bytes(raw), device="CPU")
+        except SafetensorsError:
+            pass

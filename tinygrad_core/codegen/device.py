@@ -60,8 +60,9 @@ class CompiledDevice(Device):
         # structural kernel key -> CompiledKernel, the least recently used dropped past PROGRAM_CACHE entries (its
         # programs are unloaded once nothing, such as a TinyJit recording, still holds them)
         self._programs: OrderedDict[Any, CompiledKernel] = OrderedDict()
-        # the same Kernel object again (the schedule cache reuses them): skip computing its structural key
-        self._recent: weakref.WeakKeyDictionary[Kernel, tuple[tuple[bool, bool], Any]] = weakref.WeakKeyDictionary()
+        # the same Kernel object again (the schedule cache reuses them): its key, not recomputed (the LRU above is
+        # the only owner of programs)
+        self._recent: weakref.WeakKeyDictionary[Kernel, tuple[Any, tuple[bool, bool]]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()  # threads share the program caches; a kernel is compiled once
 
     def make_program(self, name: str, binary: bytes) -> Program:
@@ -79,9 +80,7 @@ class CompiledDevice(Device):
         variant = (aliased, flags.NOOPT.value >= 1)  # a plain-loops build (NOOPT) is a program of its own
         with self._lock:
             recent = self._recent.get(kernel)
-            if recent is not None and recent[0] == variant:
-                return recent[1]
-            key = (kernel_key(kernel), variant)
+            key = recent if recent is not None and recent[1] == variant else (kernel_key(kernel), variant)
             compiled = self._programs.get(key)
             if compiled is None:
                 compiled = self._programs[key] = compile_kernel(self, kernel, noalias=not aliased)
@@ -89,7 +88,7 @@ class CompiledDevice(Device):
                     self._programs.popitem(last=False)
             else:
                 self._programs.move_to_end(key)
-            self._recent[kernel] = (variant, compiled)
+            self._recent[kernel] = key
             return compiled
 
 

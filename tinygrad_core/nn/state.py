@@ -228,11 +228,30 @@ def safe_save(tensors: Mapping[str, Tensor], fn: str | os.PathLike, metadata: Ma
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    duplicated = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicated:
-        raise SafetensorsError(f"header names {', '.join(map(repr, duplicated))} more than once")
-    return dict(pairs)
+    """json's hook for every object of the header: linear in its keys (a 100,000-key header loads in a blink)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        duplicated: set[str] = set()
+        for key, _ in pairs:
+            (duplicated if key in seen else seen).add(key)
+        raise SafetensorsError(f"header names {', '.join(map(repr, sorted(duplicated)[:5]))} more than once")
+    return out
+
+
+def _utf8(text: str) -> bool:
+    """Whether a JSON string is valid UTF-8: JSON escapes can spell lone surrogates, which are not."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _short(value: Any) -> str:
+    """repr() for an error message, at most 80 characters of it (a malformed header can hold anything)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _read_header(data: np.ndarray) -> tuple[dict[str, Any], int]:
@@ -249,28 +268,34 @@ def _read_header(data: np.ndarray) -> tuple[dict[str, Any], int]:
         )
     try:
         header = json.loads(data[8 : 8 + length].tobytes().decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SafetensorsError(f"header is not valid JSON ({e}); not a safetensors file?") from None
+    except ValueError as e:  # not UTF-8, not JSON, or an integer too long to convert
+        raise SafetensorsError(f"header is not valid JSON ({str(e)[:200]}); not a safetensors file?") from None
+    except RecursionError:
+        raise SafetensorsError("header nests JSON too deeply; not a safetensors file?") from None
     if not isinstance(header, dict):
         raise SafetensorsError(f"header is a JSON {type(header).__name__}, not an object")
     return header, 8 + length
 
 
 def _check_entry(name: str, entry: Any, data_size: int) -> tuple[DType, tuple[int, ...], int, int]:
+    if not _utf8(name):
+        raise SafetensorsError(f"{name!r}: a tensor name must be valid UTF-8")
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
         raise SafetensorsError(
-            f"{name!r}: an entry needs exactly the fields dtype, shape and data_offsets, got {entry!r}"
+            f"{name!r}: an entry needs exactly the fields dtype, shape and data_offsets, got {_short(entry)}"
         )
-    if entry["dtype"] not in _SAFETENSORS_DTYPES:
+    if not isinstance(entry["dtype"], str) or entry["dtype"] not in _SAFETENSORS_DTYPES:
         raise SafetensorsError(
-            f"{name!r}: unsupported dtype {entry['dtype']!r}; supported: {', '.join(_SAFETENSORS_DTYPES)}"
+            f"{name!r}: unsupported dtype {_short(entry['dtype'])}; supported: {', '.join(_SAFETENSORS_DTYPES)}"
         )
     dtype = _SAFETENSORS_DTYPES[entry["dtype"]]
     shape, offsets = entry["shape"], entry["data_offsets"]
     if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
-        raise SafetensorsError(f"{name!r}: shape must be a list of non-negative integers, got {shape!r}")
+        raise SafetensorsError(f"{name!r}: shape must be a list of non-negative integers, got {_short(shape)}")
+    if math.prod(n for n in shape if n) * dtype.itemsize >= 2**62:  # numpy's bound, zero-size tensors included
+        raise SafetensorsError(f"{name!r}: shape {_short(shape)} is too large for any array, even an empty one")
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets):
-        raise SafetensorsError(f"{name!r}: data_offsets must be [begin, end], got {offsets!r}")
+        raise SafetensorsError(f"{name!r}: data_offsets must be [begin, end], got {_short(offsets)}")
     begin, end = offsets
     if not 0 <= begin <= end:
         raise SafetensorsError(f"{name!r}: data_offsets {offsets} are not 0 <= begin <= end")
@@ -288,9 +313,11 @@ def _check_entry(name: str, entry: Any, data_size: int) -> tuple[DType, tuple[in
 
 def _parse(data: np.ndarray) -> tuple[dict[str, tuple[DType, tuple[int, ...], np.ndarray]], dict[str, str]]:
     header, start = _read_header(data)
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise SafetensorsError(f"__metadata__ must map str to str, got {metadata!r}")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(
+        isinstance(v, str) and _utf8(v) and _utf8(k) for k, v in metadata.items()
+    ):
+        raise SafetensorsError(f"__metadata__ must map strings to strings (valid UTF-8), got {_short(metadata)}")
     body = data[start:]
     entries = {name: _check_entry(name, entry, body.size) for name, entry in header.items()}
     # the tensors must tile the data exactly: no gaps, no overlaps, nothing left over
