@@ -268,6 +268,8 @@ def _read_header(data: np.ndarray) -> tuple[dict[str, Any], int]:
         )
     try:
         header = json.loads(data[8 : 8 + length].tobytes().decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except SafetensorsError:
+        raise
     except ValueError as e:  # not UTF-8, not JSON, or an integer too long to convert
         raise SafetensorsError(f"header is not valid JSON ({str(e)[:200]}); not a safetensors file?") from None
     except RecursionError:
