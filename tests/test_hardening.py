@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,7 +71,7 @@ def test_layers_without_inputs_are_allowed_as_in_pytorch():
 def test_bad_flags_are_one_line_errors(flag, value, says):
     run = subprocess.run(
         [sys.executable, "-c", "from tinygrad_core import Tensor; (Tensor([1.0]) + 1).tolist()"],
-        env={**__import__("os").environ, flag: value},
+        env={**os.environ, flag: value},
         capture_output=True,
         text=True,
     )
@@ -210,3 +214,66 @@ def test_programs_are_bounded_and_unloaded():
         gc.collect()
         assert len(device._programs) <= 16
         assert _loaded_kernel_libraries() - before <= 16 + 8  # the kept ones, and a few held by live launches
+
+
+# --- the kernel cache: a trust boundary ---
+def _run_clang(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = "from tinygrad_core import Tensor; print((Tensor([1.0, 2.0], device='CLANG') * 3 + 1).tolist())"
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
+
+
+def test_a_new_cache_directory_is_private(tmp_path):
+    run = _run_clang({"CACHEDIR": str(tmp_path / "cache")})
+    assert run.stdout.strip() == "[4.0, 7.0]", run.stderr
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
+
+
+def test_a_cache_others_can_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    run = _run_clang({"CACHEDIR": str(shared)})
+    assert run.returncode != 0
+    assert f"CacheError: CACHEDIR {shared} is writable by others" in run.stderr
+    assert "chmod 700" in run.stderr
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="making another user's directory needs root"
+)
+def test_a_cache_of_another_user_is_refused(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 12345, 12345)
+    run = _run_clang({"CACHEDIR": str(theirs)})
+    assert "belongs to another user (uid 12345)" in run.stderr
+
+
+def test_an_unwritable_cache_costs_speed_only():
+    run = _run_clang({"CACHEDIR": "/dev/null/cache"})  # can never be created
+    assert run.stdout.strip() == "[4.0, 7.0]", run.stderr
+
+
+def test_garbage_and_swapped_cache_entries_are_rebuilt(tmp_path):
+    cache = tmp_path / "cache"
+    first = _run_clang({"CACHEDIR": str(cache)})
+    assert first.stdout.strip() == "[4.0, 7.0]", first.stderr
+    entries = sorted(p for p in (cache / "kernels").rglob("*") if p.is_file())
+    assert len(entries) >= 2
+    a, b = entries[0], entries[1]
+    a_bytes, b_bytes = a.read_bytes(), b.read_bytes()
+    a.write_bytes(b_bytes)  # swapped between keys
+    b.write_bytes(a_bytes)
+    for entry in entries[2:]:  # garbage behind a valid-looking header
+        entry.write_bytes(entry.read_bytes()[:48] + os.urandom(64))
+    again = _run_clang({"CACHEDIR": str(cache)})
+    assert again.stdout.strip() == "[4.0, 7.0]", again.stderr
+
+
+def test_temporary_directories_of_killed_processes_are_removed(tmp_path):
+    stale = Path(tempfile.gettempdir()) / "tinygrad_clang_999999999_leftover"
+    stale.mkdir(exist_ok=True)
+    (stale / "kernel.so").write_bytes(b"half written")
+    run = _run_clang({"CACHEDIR": str(tmp_path / "cache")})
+    assert run.stdout.strip() == "[4.0, 7.0]", run.stderr
+    assert not stale.exists()

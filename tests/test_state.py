@@ -331,7 +331,7 @@ def test_a_header_of_100000_keys_is_checked_in_linear_time():
     keys = {f"t{i}": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]} for i in range(100_000)}
     encoded = json.dumps(keys).encode()
     duplicated = encoded[:-1] + b', "t7": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]}}'
-    with pytest.raises(SafetensorsError, match="^header names 't7' more than once"):
+    with pytest.raises(SafetensorsError, match=r"^header names 't7' more than once"):
         safe_load(_file(duplicated), device="CPU")
     assert len(safe_load(_file(encoded), device="CPU")) == 100_000
 

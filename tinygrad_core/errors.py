@@ -30,6 +30,11 @@ class CompilerCrash(CompileError):
     plainer plan (no vectors) before reporting it."""
 
 
+class CacheError(DeviceError):
+    """The kernel cache directory (CACHEDIR) can't be trusted: compiled kernels in it run as native code in this
+    process, so it must be private to its user."""
+
+
 class PluginError(TinygradError, RuntimeError):
     """A backend plugin is broken: wrong plugin API version, a device name claimed twice, a malformed hook."""
 

@@ -103,7 +103,10 @@ CStyleRenderer alu_templates NEG OR RECIP SHL SHR SIN SQRT TRUNC WHERE XOR
 """
 # 2.1: row kernels (kernel.py): several REDUCEs over the same axes and a STORE that may write the full shape; a
 # backend declaring 2.0 never receives one
-CONTRACT[(2, 1)] = CONTRACT[(2, 0)] + "Kernel reading reduce reduces writes_rows\n"
+# Compiler.recompile: a cached binary that fails to load is rebuilt once
+CONTRACT[(2, 1)] = (
+    CONTRACT[(2, 0)] + "Kernel reading reduce reduces writes_rows\nCompiler.recompile(self, src: str) -> bytes\n"
+)
 CAPABILITIES = ("dtypes", "missing_dtype_reason", "max_buffer_size", "known_failures")
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_core import flags
 from tinygrad_core.codegen.lower import LinearProgram, Plan, lower
+from tinygrad_core.errors import DeviceError
 from tinygrad_core.kernel import Kernel
 from tinygrad_core.ops import Ops
 
@@ -87,6 +88,9 @@ def build_step(device: CompiledDevice, kernel: Kernel, plan: Plan, bufs: tuple[i
         print(source)
     binary = device.compiler.compile_cached(source)
     work = math.prod(kernel.full_shape)
-    program = device.make_program(prog.name, binary)
+    try:
+        program = device.make_program(prog.name, binary)
+    except DeviceError:  # a cached binary that doesn't load (garbage behind a valid header): rebuilt once
+        program = device.make_program(prog.name, device.compiler.recompile(source))
     program.local_size = prog.local_size
     return Step(program, prog.global_size, work, bufs, source, plan)

@@ -3,6 +3,7 @@ objects, loaded with cffi and run on every core through a small pthread pool (po
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -26,6 +27,7 @@ import numpy as np
 from tinygrad_clang.renderer import ClangRenderer
 from tinygrad_core import flags, runtime
 from tinygrad_core.codegen import CompiledDevice, Compiler, Program
+from tinygrad_core.codegen.compiler import cache_root
 from tinygrad_core.dtype import ALL_DTYPES, dtypes
 from tinygrad_core.errors import CompileError, CompilerCrash, DeviceError
 
@@ -67,7 +69,7 @@ class ClangCompiler(Compiler):
         self.identity = f"{version} {' '.join(self.args + _LINK_ARGS)} {platform.machine()} {_cpu_signature()}"
 
     def compile(self, src: str) -> bytes:
-        with tempfile.TemporaryDirectory(prefix="tinygrad_clang_") as tmp:
+        with tempfile.TemporaryDirectory(prefix=_TEMP_PREFIX.format(pid=os.getpid())) as tmp:
             out = os.path.join(tmp, "kernel.so")
             result = subprocess.run(
                 [self.cc, *self.args, "-x", "c", "-", *_LINK_ARGS, "-o", out], input=src, capture_output=True, text=True
@@ -124,17 +126,21 @@ typedef int (*tg_pool)(tg_kernel, void **, int, int, int);
 
 def _ffi() -> Any:
     """cffi's FFI for _CDEF in out-of-line ABI mode: parsing C declarations imports pycparser (~0.1 s), so the parsed
-    form is written once as a small module under CACHEDIR and imported from there by later processes."""
+    form is written once as a small module under CACHEDIR (private: see codegen/compiler.py) and imported from there
+    by later processes. Without a writable cache the declarations are parsed in every process."""
     import cffi  # type: ignore[import-untyped]
 
     tag = hashlib.sha256(f"{cffi.__version__}{_CDEF}".encode()).hexdigest()[:16]
-    path = os.path.join(flags.CACHEDIR.value, "ffi", f"_tinygrad_clang_ffi_{tag}.py")
+    path = os.path.join(cache_root(), "ffi", f"_tinygrad_clang_ffi_{tag}.py")
+    builder = cffi.FFI()
     if not os.path.exists(path):
-        builder = cffi.FFI()
         builder.cdef(_CDEF)
         builder.set_source(f"_tinygrad_clang_ffi_{tag}", None)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        except OSError:  # a read-only cache: the parsed declarations serve this process only
+            return builder
         os.close(fd)
         with contextlib.redirect_stdout(io.StringIO()):  # it reports "generating ..."
             builder.emit_python_code(tmp)
@@ -153,7 +159,9 @@ class _Loader:
     def __init__(self) -> None:
         self.ffi = _ffi()
         self.libc = self.ffi.dlopen(None)
-        self.dir = tempfile.mkdtemp(prefix="tinygrad_clang_")
+        _remove_stale_temp_dirs()
+        self.dir = tempfile.mkdtemp(prefix=_TEMP_PREFIX.format(pid=os.getpid()))
+        atexit.register(shutil.rmtree, self.dir, True)
         self.count = 0
         self.lock = threading.Lock()
 
@@ -175,6 +183,32 @@ class _Loader:
             self.libc.dlclose(handle)
             raise DeviceError(f"{symbol} is missing from its compiled kernel")
         return self.ffi.cast(ctype, address), handle
+
+
+_TEMP_PREFIX = "tinygrad_clang_{pid}_"  # our temporary directories name the process that made them
+
+
+def _remove_stale_temp_dirs() -> None:
+    """Temporary directories of ours whose process is gone (killed mid-compile: kill -9 runs no cleanup)."""
+    root = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(root):
+            match = re.fullmatch(r"tinygrad_clang_(\d+)_\w+", name)
+            if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+                continue
+            path = os.path.join(root, name)
+            if os.stat(path).st_uid == os.getuid():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 @functools.cache

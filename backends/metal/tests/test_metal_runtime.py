@@ -168,9 +168,14 @@ def test_metal_compile_error_carries_the_log_and_source(fake: FakeMetal, metal_d
 
 @needs_emulator
 def test_metal_pipeline_error(fake: FakeMetal, metal_device: MetalDevice) -> None:
+    """A program that fails to load is rebuilt once (a bad cache entry); one that fails again is reported."""
     fake.fail_next = "pipeline"
-    with pytest.raises(CompileError, match=r"compute pipeline for E_8.*internal error"):
-        run_add(metal_device, np.ones(8, np.float32), np.ones(8, np.float32))
+    np.testing.assert_array_equal(
+        run_add(metal_device, np.ones(8, np.float32), np.ones(8, np.float32)), np.full(8, 2.0)
+    )
+    fake.fail_always = "pipeline"
+    with pytest.raises(CompileError, match=r"compute pipeline for E_16.*internal error"):
+        run_add(metal_device, np.ones(16, np.float32), np.ones(16, np.float32))
 
 
 @needs_emulator

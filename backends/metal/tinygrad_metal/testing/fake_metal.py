@@ -206,7 +206,7 @@ class FakeDevice:
         return FakeLibrary(self.metal, src), None
 
     def newComputePipelineStateWithFunction_error_(self, function: FakeLibrary, error: None) -> tuple[Any, Any]:
-        if self.metal.fail_next == "pipeline":
+        if self.metal.fail_next == "pipeline" or self.metal.fail_always == "pipeline":
             self.metal.fail_next = None
             return None, NSError("Compiler encountered an internal error")
         return FakePipeline(function, self.metal.max_threads, self.metal.width), None
@@ -230,6 +230,7 @@ class FakeMetal:
         self.gpu, self.math_mode, self.max_threads, self.width = gpu, math_mode, max_threads, width
         self.max_buffer = 1 << 30
         self.fail_next: str | None = None  # "compile", "pipeline", "alloc" or "gpu": fail that step once
+        self.fail_always: str | None = None  # "pipeline": fail it every time
         self.calls: list[tuple[Any, ...]] = []
         self.command_buffers: list[FakeCommandBuffer] = []
         self.device = FakeDevice(self)
