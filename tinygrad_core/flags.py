@@ -122,6 +122,8 @@ THREADS: Flag[int] = Flag("THREADS", "0", _count)
 # this thread's next read of a result (tensor/checks.py: one small extra kernel and read each); 0: unchecked, as in
 # tinygrad (such an index reads 0)
 CHECK_OOB: Flag[int] = Flag("CHECK_OOB", "1", _count)
+# megabytes of freed buffers a device keeps for reuse (the next allocation of the same size); beyond, they are freed
+ALLOC_CACHE_MB: Flag[int] = Flag("ALLOC_CACHE_MB", "256", _count)
 # compiled backends: programs kept per device, the least recently used unloaded beyond that (a training loop uses
 # tens; a process that keeps making new shapes would otherwise grow without bound)
 PROGRAM_CACHE: Flag[int] = Flag("PROGRAM_CACHE", "1000", _positive)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_core import flags
 from tinygrad_core.dtype import ALL_DTYPES, DType, dtypes
 
 if TYPE_CHECKING:
@@ -40,9 +41,10 @@ class Allocator:
 class CachingAllocator(Allocator):
     """Keeps freed handles and gives them to the next allocation of the same size, like PyTorch's caching allocator:
     fresh memory costs a system call and a page fault per page on first touch, every step of a loop. A subclass
-    implements `_alloc` and `_free`; at most `cache_limit` bytes wait for reuse, beyond that handles are freed."""
+    implements `_alloc` and `_free`; at most `cache_limit` bytes (default: the ALLOC_CACHE_MB flag) wait for reuse,
+    beyond that handles are freed."""
 
-    cache_limit = 1 << 30
+    cache_limit: int | None = None
 
     def __init__(self) -> None:
         self._cache: dict[int, list[Any]] = {}
@@ -65,7 +67,8 @@ class CachingAllocator(Allocator):
 
     def free(self, handle: Any, nbytes: int) -> None:
         with self._lock:
-            keep = self._cached + nbytes <= self.cache_limit
+            limit = self.cache_limit if self.cache_limit is not None else flags.ALLOC_CACHE_MB.value << 20
+            keep = self._cached + nbytes <= limit
             if keep:
                 self._cache.setdefault(nbytes, []).append(handle)
                 self._cached += nbytes

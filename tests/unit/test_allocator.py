@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinygrad_core import runtime
+from tinygrad_core import flags, runtime
 
 
 class CountingAllocator(runtime.CachingAllocator):
@@ -40,3 +40,15 @@ def test_beyond_the_limit_handles_are_released() -> None:
         allocator.free(handle, 40)
     assert allocator.released == [handles[2]]  # 80 bytes wait for reuse; 120 would pass the limit of 100
     assert {id(allocator.alloc(40)), id(allocator.alloc(40))} == {id(handles[0]), id(handles[1])}
+
+
+def test_the_default_limit_is_the_alloc_cache_mb_flag() -> None:
+    class FlagLimited(CountingAllocator):
+        cache_limit = None
+
+    allocator = FlagLimited()
+    with flags.Context(ALLOC_CACHE_MB=1):
+        handles = [allocator.alloc(400_000) for _ in range(3)]
+        for handle in handles:
+            allocator.free(handle, 400_000)
+    assert allocator.released == [handles[2]]  # two fit in one megabyte, the third is released
