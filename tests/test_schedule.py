@@ -221,3 +221,15 @@ def test_random_assign_graphs_match_numpy():
             np.testing.assert_allclose(t.numpy(), v, rtol=1e-5)
 
     check()
+
+
+def test_reductions_over_empty_axes_read_no_buffer(device):
+    """What the Metal emulator's bounds checks once caught: a reduction over an empty axis is its identity constant,
+    with no kernel reading the empty input (so no backend can read element 0 of an empty buffer)."""
+    x = Tensor.zeros(3, 0, 2, device=device).contiguous()
+    for out in (x.sum(1), x.max(1), x.mean(1) * 2):
+        for item in create_schedule([out.lazydata]):
+            if item.kernel is not None:
+                loads = [n for n in item.kernel.ast.toposort() if n.op is Ops.LOAD]
+                assert all(item.kernel.bufs[n.arg[0]].size > 0 for n in loads), item.kernel
+    assert x.sum(1).tolist() == [[0.0, 0.0]] * 3

@@ -340,6 +340,7 @@ def test_random_corruptions_raise_only_safetensors_errors():
     """Bytes of a valid file flipped, cut and repeated at random: a clean file or a SafetensorsError, nothing else."""
     rng = np.random.default_rng(0)
     valid = _file(GOOD, np.array([1.0, 2.0], np.float32).tobytes() + b"\x07\x08")
+    outcomes = {"loaded": 0, "rejected": 0}
     for _ in range(3000):
         raw = bytearray(valid)
         for _ in range(int(rng.integers(1, 4))):
@@ -355,5 +356,8 @@ def test_random_corruptions_raise_only_safetensors_errors():
                 raw[at:at] = raw[at : at + int(rng.integers(1, 20))]
         try:
             safe_load(bytes(raw), device="CPU")
+            outcomes["loaded"] += 1
         except SafetensorsError:
-            pass
+            outcomes["rejected"] += 1
+    assert outcomes["rejected"] > 2500  # nearly every corruption is caught: anything else would have escaped above
+    assert sum(outcomes.values()) == 3000

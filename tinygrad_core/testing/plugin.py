@@ -246,10 +246,17 @@ class KitReport:
         for device in sorted(summary):
             tests = sorted((r for r in self.tests.values() if r["device"] == device), key=lambda r: r["id"])
             levels = {level: summary[device][level] for level in LEVELS if level in summary[device]}
+            skips: dict[str, int] = {}
+            for r in tests:
+                if r["outcome"] == "skipped":
+                    skips[r["reason"]] = skips.get(r["reason"], 0) + 1
             devices[device] = {
                 "backend": _describe(device),
                 "conforms": all(row["failed"] == 0 and row["xpassed"] == 0 for row in levels.values()),
                 "levels": levels,
+                "skipped_by_reason": dict(
+                    sorted(skips.items(), key=lambda item: -item[1])
+                ),  # a mostly-skipped run shows
                 "tests": [{key: value for key, value in r.items() if key != "device"} for r in tests],
             }
         return {"tinygrad_core": __version__, "plugin_api": "{}.{}".format(*PLUGIN_API), "devices": devices}

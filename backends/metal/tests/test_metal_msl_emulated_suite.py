@@ -15,19 +15,12 @@ import numpy as np
 import pytest
 from tinygrad_metal.testing.device import STATS
 from tinygrad_metal.testing.emulator import why_no_emulator
-from tinygrad_metal.testing.pytest_plugin import REPORT, SKIP
+from tinygrad_metal.testing.pytest_plugin import REPORT
 
 from tinygrad_core import Tensor, dtypes
 from tinygrad_core.ops import ALU
 
 ROOT = Path(__file__).resolve().parents[3]
-# Core bugs the emulator found, on every compiled backend (CLANG fails them too), not in the MSL: a reduction over an
-# empty axis reads element 0 of an empty buffer, and copying a buffer to another device and back loses its source.
-CORE_BUGS = (
-    "test_zero_size",
-    "test_empty",
-    "test_copy_between_devices",
-)
 
 
 def _same_params(device: str, w: np.ndarray, b: np.ndarray) -> tuple[Tensor, Tensor]:
@@ -88,7 +81,7 @@ def test_metal_msl_emulated_threadgroup_reductions(emu: str, shape: tuple[int, .
 
 def _child_pytest(tmp_path: Path, args: list[str]) -> dict:
     report = tmp_path / "emulation.json"
-    env = {**os.environ, REPORT: str(report), SKIP: ",".join(CORE_BUGS), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, REPORT: str(report), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "tinygrad_metal.testing.pytest_plugin", "-p", "no:cacheprovider"]
     cmd += ["--device", "METAL_EMU", *args]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)

@@ -48,11 +48,17 @@ def test_sizes(device: str, size: int) -> None:
 
 
 def test_empty_copies(device: str) -> None:
+    """Zero-byte buffers copy nothing and break nothing: the allocator serves a real buffer right after."""
     allocator = Device[device].allocator
     handle = allocator.alloc(0)
     allocator.copyin(handle, memoryview(b""))
-    allocator.copyout(memoryview(bytearray()), handle)
+    out = bytearray()
+    allocator.copyout(memoryview(out), handle)
     allocator.free(handle, 0)
+    assert out == bytearray()
+    host = np.arange(16, dtype=np.uint8)
+    np.testing.assert_array_equal(_roundtrip(device, host), host)
+    assert Tensor(np.zeros((0, 3), np.float32), device=device).numpy().shape == (0, 3)
 
 
 def test_large(device: str) -> None:
@@ -78,10 +84,15 @@ def test_copyin_overwrites(device: str) -> None:
 
 
 def test_free_and_allocate_again(device: str) -> None:
+    """64 rounds of allocate, fill, read back and free: every round reads its own values (a freed handle that is
+    reused is written anew, never one still read from)."""
     allocator = Device[device].allocator
     for i in range(64):
         handle = allocator.alloc(1 << 20)
         allocator.copyin(handle, np.full(1 << 20, i, np.uint8).data)
+        out = np.empty(1 << 20, np.uint8)
+        allocator.copyout(out.data, handle)
+        assert (out == i).all(), f"round {i} read back {np.unique(out)[:4]}"
         allocator.free(handle, 1 << 20)
 
 

@@ -1,7 +1,6 @@
 """pytest plugin adding the METAL_EMU device: `pytest -p tinygrad_metal.testing.pytest_plugin --device METAL_EMU`.
 
 With TINYGRAD_METAL_EMU_REPORT=path, the emulation counts (device.STATS) are written there as JSON at the end.
-TINYGRAD_METAL_EMU_SKIP="name,..." skips the test functions of those exact names (known bugs outside the MSL).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 
 REPORT = "TINYGRAD_METAL_EMU_REPORT"
-SKIP = "TINYGRAD_METAL_EMU_SKIP"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,14 +20,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if "METAL_EMU" not in {spec.name for spec in Device.backends()}:
         Device.register(SPEC)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    names = {name for name in os.environ.get(SKIP, "").split(",") if name}
-    mark = pytest.mark.skip(reason=f"listed in {SKIP}: a known bug outside the generated MSL")
-    for item in items:
-        if getattr(item, "originalname", item.name) in names:
-            item.add_marker(mark)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
