@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum, auto
 
 # (major, minor). A backend declaring another major, or a newer minor than ours, is refused at registration.
-PLUGIN_API: tuple[int, int] = (2, 1)
+PLUGIN_API: tuple[int, int] = (2, 2)
 
 
 class Ops(Enum):

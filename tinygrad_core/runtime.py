@@ -37,6 +37,11 @@ class Allocator:
         """Copy the whole buffer into `dest` (writable, exactly nbytes) in host memory."""
         raise NotImplementedError
 
+    def host_view(self, handle: Any, nbytes: int) -> memoryview | None:
+        """The buffer's own memory as a writable host memoryview of nbytes, or None (the default) when it isn't
+        host memory. Since plugin API 2.2; DLPack export (`np.from_dlpack(t)`) shares the memory it returns."""
+        return None
+
 
 class CachingAllocator(Allocator):
     """Keeps freed handles and gives them to the next allocation of the same size, like PyTorch's caching allocator:

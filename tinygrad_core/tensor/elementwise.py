@@ -22,8 +22,10 @@ def _broadcasted(
     self, other: TensorLike, reverse: bool = False, op: str = "op", match_dtype: bool = True
 ) -> tuple[Tensor, Tensor]:
     x: Tensor = self
+    if isinstance(other, np.ndarray) and other.ndim:  # numpy leaves `array + tensor` to us (__array_ufunc__ = None)
+        other = type(self)(other, device=x.device)
     if not isinstance(other, type(self)):
-        if isinstance(other, np.generic):
+        if isinstance(other, (np.generic, np.ndarray)):
             other = other.item()
         if not isinstance(other, (bool, int, float)):
             raise TypeError(f"{op}: unsupported operand type {type(other).__name__}")

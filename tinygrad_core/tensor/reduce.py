@@ -8,6 +8,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from tinygrad_core import function as F
 from tinygrad_core.dtype import DType, dtypes, to_dtype
 from tinygrad_core.errors import ArgumentError, ShapeError
@@ -181,6 +183,8 @@ def dot(self: Tensor, w: Tensor) -> Tensor:
 
 
 def matmul(self: Tensor, x: Tensor, reverse: bool = False) -> Tensor:
+    if isinstance(x, np.ndarray):  # `array @ tensor`: numpy leaves it to Tensor.__rmatmul__
+        x = type(self)(x, device=self.device)
     return x.dot(self) if reverse else self.dot(x)
 
 

@@ -24,6 +24,7 @@ from tinygrad_core.tensor.checks import flags_to_realize, verify
 from tinygrad_core.tensor.creation import CreationMixin
 from tinygrad_core.tensor.elementwise import ElementwiseMixin
 from tinygrad_core.tensor.indexing import IndexingMixin, _write_through
+from tinygrad_core.tensor.interop import InteropMixin, from_dlpack_host
 from tinygrad_core.tensor.loss import LossMixin
 from tinygrad_core.tensor.math import MathMixin
 from tinygrad_core.tensor.movement import MovementMixin
@@ -84,6 +85,7 @@ class Tensor(
     NnMixin,
     LossMixin,
     AutodiffMixin,
+    InteropMixin,
     _BuiltinNamedCasts,
     metaclass=_TensorType,
 ):
@@ -141,6 +143,9 @@ class Tensor(
         elif isinstance(data, np.ndarray):
             kind = want or dtypes.from_np(data.dtype)
             lazy = _from_host(data, kind, device)
+        elif hasattr(data, "__dlpack__"):  # a PyTorch tensor, a JAX or CuPy array, ...: through DLPack
+            host = from_dlpack_host(data)
+            lazy = _from_host(host, want or dtypes.from_np(host.dtype), device)
         else:
             raise TypeError(f"can't create a Tensor from {type(data).__name__}")
         if lazy.device != device:

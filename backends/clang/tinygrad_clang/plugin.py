@@ -8,7 +8,7 @@ from tinygrad_core.devices import BackendSpec
 def register_backend() -> BackendSpec:
     return BackendSpec(
         name="CLANG",
-        api_version=(2, 1),
+        api_version=(2, 2),
         priority=20,  # above the numpy CPU backend: compiled kernels are much faster
         availability="tinygrad_clang.runtime:why_unavailable",  # None, or "no C compiler found ..."
         device="tinygrad_clang.runtime:ClangDevice",  # imported on first use only

@@ -259,6 +259,9 @@ class ClangAllocator(runtime.CachingAllocator):
     def copyout(self, dest: memoryview, handle: ClangBuffer) -> None:
         np.frombuffer(dest, np.uint8)[:] = handle.array
 
+    def host_view(self, handle: ClangBuffer, nbytes: int) -> memoryview:
+        return handle.array.data
+
 
 class ClangDevice(CompiledDevice):
     missing_dtype_reason = "C has no portable bfloat16 type"

@@ -188,6 +188,9 @@ class CPUAllocator(runtime.Allocator):
     def copyout(self, dest: memoryview, handle: np.ndarray) -> None:
         np.frombuffer(dest, np.uint8)[:] = handle
 
+    def host_view(self, handle: np.ndarray, nbytes: int) -> memoryview:
+        return handle.data
+
 
 class CPUDevice(runtime.Device):
     dtypes = frozenset(ALL_DTYPES)  # bfloat16 too: uint16 storage, float32 arithmetic (see _as)

@@ -8,7 +8,7 @@ from tinygrad_core.devices import BackendSpec
 def register_backend() -> BackendSpec:
     return BackendSpec(
         name="TORCH",
-        api_version=(2, 1),
+        api_version=(2, 2),
         priority=5,  # below CPU: select it with DEVICE=TORCH or device="TORCH:1" (-> cuda:1)
         availability="tinygrad_torch.plugin:why_unavailable",
         device="tinygrad_torch.runtime:TorchDevice",

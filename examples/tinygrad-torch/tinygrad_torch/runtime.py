@@ -264,6 +264,9 @@ class TorchAllocator(runtime.Allocator):
         if handle.numel():
             torch.frombuffer(dest, dtype=torch.uint8).copy_(handle)
 
+    def host_view(self, handle: torch.Tensor, nbytes: int) -> memoryview | None:
+        return handle.numpy().data if handle.device.type == "cpu" else None
+
 
 class TorchDevice(runtime.Device):
     dtypes = frozenset(ALL_DTYPES)

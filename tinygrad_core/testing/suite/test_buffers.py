@@ -96,6 +96,28 @@ def test_free_and_allocate_again(device: str) -> None:
         allocator.free(handle, 1 << 20)
 
 
+def test_host_view(device: str) -> None:
+    """A host view (plugin API 2.2, optional) is the buffer's own memory: what copyin wrote is seen there, and what is
+    written there is what copyout reads."""
+    allocator = Device[device].allocator
+    handle = allocator.alloc(64)
+    allocator.copyin(handle, np.arange(64, dtype=np.uint8).data)
+    view = allocator.host_view(handle, 64)
+    if view is None:
+        allocator.free(handle, 64)
+        pytest.skip(f"{device}'s memory is not host memory (host_view returns None)")
+    Device[device].synchronize()
+    host = np.frombuffer(view, np.uint8)
+    assert len(host) == 64
+    assert not view.readonly
+    np.testing.assert_array_equal(host, np.arange(64, dtype=np.uint8))
+    host[:] = 7
+    out = np.empty(64, np.uint8)
+    allocator.copyout(out.data, handle)
+    assert (out == 7).all()
+    allocator.free(handle, 64)
+
+
 @pytest.mark.parametrize("dtype", [d for d in ALL_DTYPES if d != dtypes.bfloat16], ids=dtype_name)
 def test_tensor_roundtrip(device: str, dtype: DType) -> None:
     require(device, dtype)
