@@ -4,6 +4,7 @@ recorded graph (the grad-mode rule is in function.py's docstring and docs/archit
 from __future__ import annotations
 
 import math
+import typing
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_core import function as F
@@ -11,6 +12,7 @@ from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.errors import ShapeError
 from tinygrad_core.helpers import toposort
 from tinygrad_core.lazy import LazyBuffer
+from tinygrad_core.multi import MultiLazyBuffer
 from tinygrad_core.ops import Ops
 
 if TYPE_CHECKING:
@@ -233,8 +235,9 @@ class _Recorded:
 def _as_tensor(grad: Any, like: Tensor) -> Tensor:
     """A gradient from Tensor._gradients as a Tensor; None (nothing reached `like`) becomes zeros."""
     if grad is None:
-        zeros = LazyBuffer.const(0, like.dtype, like.device, like.shape)
-        return type(like)(zeros, device=like.device, requires_grad=False)
+        return type(like)(like.lazydata.const_like(0), device=like.device, requires_grad=False)
+    if isinstance(grad, MultiLazyBuffer):  # a gradient in the layout of its tensor (sharded or replicated)
+        grad = grad.like(typing.cast(MultiLazyBuffer, like.lazydata))
     return grad.t if isinstance(grad, _Recorded) else type(like)(grad, device=like.device, requires_grad=False)
 
 

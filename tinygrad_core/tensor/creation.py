@@ -14,17 +14,26 @@ from tinygrad_core.dtype import DType, dtypes, to_dtype
 from tinygrad_core.errors import ArgumentError, JitError
 from tinygrad_core.helpers import new_shape
 from tinygrad_core.lazy import LazyBuffer
+from tinygrad_core.multi import MultiLazyBuffer
 from tinygrad_core.schedule import capturing
+from tinygrad_core.tensor.multi import canonical_devices
 
 if TYPE_CHECKING:
     from tinygrad_core.tensor.tensor import Scalar, Tensor
 
 
 def _const(
-    cls: type[Tensor], value: Scalar, shape: tuple[int, ...], dtype: DType | str | None, device: str | None, **kw: Any
+    cls: type[Tensor],
+    value: Scalar,
+    shape: tuple[int, ...],
+    dtype: DType | str | None,
+    device: str | tuple[str, ...] | None,
+    **kw: Any,
 ) -> Tensor:
-    device = Device.canonicalize(device) if device is not None else Device.DEFAULT
     kind = to_dtype(dtype) if dtype is not None else dtypes.from_py(value)
+    if isinstance(device, tuple):  # replicated on several devices
+        return cls(MultiLazyBuffer.const(value, kind, canonical_devices(device), shape), **kw)
+    device = Device.canonicalize(device) if device is not None else Device.DEFAULT
     return cls(LazyBuffer.const(value, kind, device, shape), device=device, **kw)
 
 

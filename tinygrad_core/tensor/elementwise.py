@@ -9,7 +9,6 @@ import numpy as np
 from tinygrad_core import function as F
 from tinygrad_core.dtype import DType, dtypes, least_upper_dtype, least_upper_float, to_dtype
 from tinygrad_core.errors import ArgumentError, DeviceError, DTypeError, ShapeError
-from tinygrad_core.lazy import LazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.tensor.autodiff import apply
 from tinygrad_core.tensor.checks import defer
@@ -38,7 +37,8 @@ def _broadcasted(
             kind = dtypes.default_int
         if match_dtype:
             x = x.cast(kind)
-        y = type(self)(LazyBuffer.const(other, kind, x.device, x.shape, shared=True), requires_grad=False)
+        # type(x.lazydata): a MultiLazyBuffer's constant is on each of its devices
+        y = type(self)(type(x.lazydata).const(other, kind, x.device, x.shape, shared=True), requires_grad=False)
         return (y, x) if reverse else (x, y)
     y = other
     if y.device != x.device:

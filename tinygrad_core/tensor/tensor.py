@@ -17,6 +17,7 @@ from tinygrad_core.devices import Device
 from tinygrad_core.dtype import DType, dtypes, to_dtype
 from tinygrad_core.errors import ArgumentError, ShapeError
 from tinygrad_core.lazy import LazyBuffer
+from tinygrad_core.multi import MultiLazyBuffer
 from tinygrad_core.ops import Ops
 from tinygrad_core.schedule import realize
 from tinygrad_core.tensor.autodiff import AutodiffMixin, apply
@@ -28,6 +29,7 @@ from tinygrad_core.tensor.interop import InteropMixin, from_dlpack_host
 from tinygrad_core.tensor.loss import LossMixin
 from tinygrad_core.tensor.math import MathMixin
 from tinygrad_core.tensor.movement import MovementMixin
+from tinygrad_core.tensor.multi import MultiMixin, gathered_numpy, multi_data, to_devices
 from tinygrad_core.tensor.nn import NnMixin
 from tinygrad_core.tensor.reduce import ReduceMixin
 
@@ -85,6 +87,7 @@ class Tensor(
     NnMixin,
     LossMixin,
     AutodiffMixin,
+    MultiMixin,
     InteropMixin,
     _BuiltinNamedCasts,
     metaclass=_TensorType,
@@ -104,7 +107,7 @@ class Tensor(
     def __init__(
         self,
         data: Any,
-        device: str | None = None,
+        device: str | tuple[str, ...] | None = None,
         dtype: DType | str | None = None,
         requires_grad: bool | None = None,
     ):
@@ -113,6 +116,12 @@ class Tensor(
         self._ctx: F.Function | None = None
         if isinstance(data, LazyBuffer) and dtype is None and (device is None or device == data.device):
             self.lazydata: LazyBuffer = data  # the path every op takes: nothing to convert or move
+            return
+        if isinstance(data, MultiLazyBuffer) or isinstance(device, tuple):  # several devices: tensor/multi.py
+            # NOTE: a MultiLazyBuffer has the LazyBuffer methods ops call, so it stands in for one here
+            self.lazydata = typing.cast(LazyBuffer, multi_data(type(self), data, device, dtype))
+            if requires_grad:
+                _check_differentiable(self.lazydata.dtype)
             return
         device = Device.canonicalize(device) if device is not None else Device.DEFAULT
         want = to_dtype(dtype) if dtype is not None else None
@@ -192,8 +201,10 @@ class Tensor(
         tensors = (self, *lst)
         for t in tensors:
             lazy = t.lazydata
-            if lazy.shape and lazy.base.op is Ops.CONST:
-                t.lazydata = lazy.contiguous(force=True)
+            if isinstance(lazy, MultiLazyBuffer):
+                t.lazydata = typing.cast(LazyBuffer, lazy.map(_with_memory))
+            else:
+                t.lazydata = _with_memory(lazy)
         realize(*(t.lazydata for t in (*tensors, *flags_to_realize())))
         for t in tensors:
             if t.requires_grad is None:
@@ -224,6 +235,8 @@ class Tensor(
             return self.cast(dtypes.float32).numpy()
         if 0 in self.shape:
             return np.zeros(self.shape, self.dtype.np)
+        if isinstance(self.lazydata, MultiLazyBuffer):
+            return gathered_numpy(self)
         lazy = self.lazydata.contiguous()
         realize(lazy, *(bad.lazydata for bad in flags_to_realize()))
         verify()  # a read to the host: what the flags of this thread's work say (tensor/checks.py)
@@ -243,8 +256,11 @@ class Tensor(
     def data(self) -> memoryview:
         return np.ascontiguousarray(self.numpy()).data
 
-    def to(self, device: str) -> Tensor:
-        """A copy on another device (self when already there). `Tensor([1]).to("CPU").device` -> 'CPU'"""
+    def to(self, device: str | tuple[str, ...]) -> Tensor:
+        """A copy on another device (self when already there); a tuple of devices replicates it on each, and a
+        tensor on several devices is gathered onto one. `Tensor([1]).to("CPU").device` -> 'CPU'"""
+        if isinstance(device, tuple) or isinstance(self.lazydata, MultiLazyBuffer):
+            return to_devices(self, device)
         device = Device.canonicalize(device)
         if device == self.device:
             return self
@@ -278,6 +294,9 @@ class Tensor(
                 x = x.expand(self.shape)
             except ShapeError:
                 raise ShapeError(f"assign: a value of shape {x.shape} doesn't broadcast to {self.shape}") from None
+        if isinstance(self.lazydata, MultiLazyBuffer):  # each device's part, in this tensor's layout
+            self.lazydata = typing.cast(LazyBuffer, self.lazydata.assign(x.lazydata))
+            return self
         value = x.lazydata.copy_to_device(self.device)
         lazy = self.lazydata
         if lazy._base is not None:  # a view: write through to the memory it shows
@@ -479,6 +498,11 @@ def _check_differentiable(dtype: DType) -> None:
         raise ArgumentError(
             f"requires_grad=True needs a floating-point tensor (gradients are real numbers), got {dtype}"
         )
+
+
+def _with_memory(lazy: LazyBuffer) -> LazyBuffer:
+    """A constant (Tensor.zeros(3)) as a buffer of its whole shape, as in tinygrad, so it can be assigned to."""
+    return lazy.contiguous(force=True) if lazy.shape and lazy.base.op is Ops.CONST else lazy
 
 
 def _from_host(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
