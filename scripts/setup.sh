@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   missing=""
-  for pkg in clang-15 pocl-opencl-icd ocl-icd-libopencl1 dataset-fashion-mnist; do
+  for pkg in clang-15 pocl-opencl-icd ocl-icd-libopencl1 dataset-fashion-mnist openmpi-bin libopenmpi-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
   done
   if [ -n "$missing" ]; then
@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-packages=(-e ".[test]")
+packages=(-e ".[test,mpi]")
 for backend in backends/*/; do
   if [ -f "$backend/pyproject.toml" ]; then
     packages+=(-e "$backend")

@@ -37,8 +37,8 @@ def mpi() -> Any:
     """The mpi4py.MPI module; importing it initializes MPI (a 1-rank world when not started by mpirun)."""
     try:
         from mpi4py import MPI
-    except ImportError as e:
-        raise DistributedError(f"tinygrad_core.distributed needs mpi4py: {_INSTALL_HINT}") from e
+    except (ImportError, RuntimeError) as e:  # RuntimeError: mpi4py's wheel found no MPI library to load
+        raise DistributedError(f"tinygrad_core.distributed can't load MPI ({e}): {_INSTALL_HINT}") from e
     return MPI
 
 
