@@ -2,7 +2,6 @@
 
 from tinygrad_core.devices import Device
 from tinygrad_core.dtype import dtypes
-from tinygrad_core.errors import install_excepthook
 from tinygrad_core.flags import Context
 from tinygrad_core.helpers import GlobalCounters, getenv
 from tinygrad_core.hookspecs import hookimpl
@@ -11,5 +10,3 @@ from tinygrad_core.tensor import Tensor, no_grad
 
 __version__ = "0.1.0"
 __all__ = ["Context", "Device", "GlobalCounters", "Tensor", "TinyJit", "dtypes", "getenv", "hookimpl", "no_grad"]
-
-install_excepthook()

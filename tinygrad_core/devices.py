@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from tinygrad_core import flags, hookspecs
-from tinygrad_core.errors import DeviceError, PluginError, TinygradError
+from tinygrad_core.errors import DeviceError, PluginError, TinygradError, install_excepthook
 from tinygrad_core.ops import PLUGIN_API
 
 if TYPE_CHECKING:
@@ -38,6 +38,13 @@ KNOWN_BACKENDS = {
     "TORCH": "pip install tinygrad-torch (an out-of-tree example backend)",
 }
 KNOWN_ALIASES = {"CL": "OPENCL", "NUMPY": "CPU"}
+# names users try for a GPU, and the backends that reach one (a backend may claim a name: TORCH takes CUDA with a GPU)
+GPU_NAMES = ("CUDA", "GPU", "NV", "AMD", "HIP", "ROCM")
+GPU_BACKENDS = {
+    "TORCH": "NVIDIA GPUs through PyTorch's CUDA build",
+    "OPENCL": "any GPU with an OpenCL driver",
+    "METAL": "Apple GPUs",
+}
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 if sys.argv[:1] == ["-m"]:
     # `python -m tinygrad_core.devices` runs this module after tinygrad_core/__init__ imported it: expected here.
@@ -360,8 +367,36 @@ class _Devices:
         if target in KNOWN_BACKENDS:
             shown = repr(base) if target == base else f"{base!r} ({target})"
             return f"device {shown} is not installed; install it with: {KNOWN_BACKENDS[target]}; {self._installed()}"
+        if target in GPU_NAMES:
+            return f"no installed backend is called {given!r}; {self._gpu_backends()}; {self._installed()}"
         missing = ", ".join(f"{name}: {KNOWN_BACKENDS[name]}" for name in self._not_installed())
-        return f"unknown device {given!r}; {self._installed()}; known backends you could install: {missing}"
+        known = f"known backends you could install: {missing}" if missing else "every known backend is installed"
+        return f"unknown device {given!r}; {self._installed()}; {known}"
+
+    def _gpu_backends(self) -> str:
+        """Which backends reach a GPU, and for each: what it does here, or how to install it."""
+        parts = []
+        for name, reach in GPU_BACKENDS.items():
+            if name in self._specs:
+                parts.append(f"{name} ({reach}; installed, here: {self.describe(name)})")
+            else:
+                parts.append(f"{name} ({reach}; {KNOWN_BACKENDS[name]})")
+        return "for a GPU: " + ", ".join(parts)
+
+    def describe(self, name: str) -> str:
+        """What device `name` is, in the backend's words ("PyTorch 2.13 on the CPU: no CUDA device"), or its status.
+
+        Examples print it in their banner, `python -m tinygrad_core.devices` in its table."""
+        base = self.canonicalize(name).partition(":")[0]
+        reason = self._why(base)
+        if reason is not None:
+            return f"unavailable: {reason}"
+        try:
+            describe = getattr(_load_target(self._specs[base].device), "describe", None)
+            text = describe() if callable(describe) else describe
+        except Exception as e:  # describe() only decorates: a failure in it is shown, not raised
+            return f"available (describe() failed: {type(e).__name__}: {e})"
+        return str(text) if text else "available"
 
     def _not_installed(self) -> list[str]:
         return [name for name in KNOWN_BACKENDS if name not in self._names and name not in self._failed]
@@ -409,7 +444,7 @@ class _Devices:
                 have = {0: "no devices", 1: f"1 device ({base}:0)"}.get(
                     count, f"{count} devices ({base}:0 to {count - 1})"
                 )
-                raise DeviceError(f"{canonical} does not exist: {base} has {have}")
+                raise DeviceError(f"{canonical} does not exist: {base} has {have} ({self.describe(base)})")
         return canonical
 
     def api_of(self, name: str) -> tuple[int, int]:
@@ -470,6 +505,7 @@ Device = _Devices()
 
 def main() -> None:
     """Print a table of every backend; '*' marks Device.DEFAULT."""
+    install_excepthook()
     try:
         default: str | None = Device.DEFAULT.partition(":")[0]
         footer = f"default: {Device.DEFAULT} (set DEVICE=NAME[:INDEX] to choose another)"
@@ -478,12 +514,9 @@ def main() -> None:
     rows = [("", "name", "aliases", "distribution", "priority", "status")]
     for spec in Device.backends():
         reason = Device._why(spec.name)
-        status = "available" if reason is None else f"unavailable: {reason}"
-        if reason is None:
-            with contextlib.suppress(Exception):  # describe() is optional and only decorates the table
-                describe = getattr(_load_target(spec.device), "describe", None)
-                text = describe() if callable(describe) else describe
-                status += f" ({text})" if text else ""
+        status = Device.describe(spec.name)
+        if reason is None and status != "available":
+            status = f"available ({status})"
         marker = "*" if spec.name == default else ""
         rows.append((marker, spec.name, ",".join(spec.aliases), spec.label, str(spec.priority), status))
     for name, failure in sorted(Device._failed.items()):

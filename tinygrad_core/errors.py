@@ -95,7 +95,8 @@ def full_traceback() -> bool:
 def install_excepthook() -> None:
     """Make an uncaught TinygradError print a short traceback of the user's frames; other exceptions are untouched.
 
-    Called once by `import tinygrad_core`; calling it again does nothing. TINYGRAD_FULL_TRACEBACK=1 shows everything.
+    Opt-in (importing tinygrad_core changes no global state): call it at the top of a program; our command-line
+    tools do. Calling it again does nothing. TINYGRAD_FULL_TRACEBACK=1 shows everything.
     """
     previous = sys.excepthook
     if getattr(previous, "_tinygrad_core", False):

@@ -13,9 +13,12 @@ import pytest
 from tinygrad_core import errors
 from tinygrad_core.errors import DeviceError, PluginError, ShapeError, TinygradError
 
+HOOKED = "import tinygrad_core\ntinygrad_core.errors.install_excepthook()\n"  # the hook is opt-in
 SCRIPT = """
     import tinygrad_core
     from tinygrad_core.devices import Device
+
+    tinygrad_core.errors.install_excepthook()
 
     def open_device():
         return Device["NOPE:1"]
@@ -57,16 +60,16 @@ def test_full_traceback_flag(tmp_path: Path) -> None:
 
 
 def test_other_exceptions_are_untouched(tmp_path: Path) -> None:
-    proc = run_script(tmp_path, "import tinygrad_core\nraise KeyError('plain')\n")
+    proc = run_script(tmp_path, f"{HOOKED}raise KeyError('p')\n")
     assert proc.stderr.startswith("Traceback (most recent call last):\n")
-    assert proc.stderr.splitlines()[-1] == "KeyError: 'plain'"
+    assert proc.stderr.splitlines()[-1] == "KeyError: 'p'"
 
 
 def test_backend_frames_are_hidden_too(tmp_path: Path) -> None:
     (tmp_path / "tinygrad_fakebackend.py").write_text(
         "from tinygrad_core.errors import DeviceError\ndef fail():\n    raise DeviceError('driver gone')\n"
     )
-    proc = run_script(tmp_path, "import tinygrad_core, tinygrad_fakebackend\ntinygrad_fakebackend.fail()\n")
+    proc = run_script(tmp_path, f"{HOOKED}import tinygrad_fakebackend\ntinygrad_fakebackend.fail()\n")
     assert "tinygrad_fakebackend.py" not in proc.stderr
     assert proc.stderr.splitlines()[-1] == "DeviceError: driver gone"
 

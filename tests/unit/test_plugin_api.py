@@ -109,6 +109,18 @@ CONTRACT[(2, 1)] = (
 )
 # 2.2: Allocator.host_view, the buffer's memory seen from the host (zero-copy DLPack export); the default is None
 CONTRACT[(2, 2)] = CONTRACT[(2, 1)] + "Allocator.host_view(self, handle: Any, nbytes: int) -> memoryview | None\n"
+METHODS = (
+    "__init__",
+    "alloc",
+    "free",
+    "copyin",
+    "copyout",
+    "host_view",
+    "make_allocator",
+    "run",
+    "bind",
+    "synchronize",
+)
 CAPABILITIES = ("dtypes", "missing_dtype_reason", "max_buffer_size", "known_failures")
 
 
@@ -126,7 +138,7 @@ def describe() -> str:
         )
     lines.append(f"hook register_backend{inspect.signature(hookspecs.register_backend)}".replace("'", ""))
     for cls in (runtime.Allocator, runtime.Device):
-        for name in ("__init__", "alloc", "free", "copyin", "copyout", "host_view", "make_allocator", "run", "bind", "synchronize"):
+        for name in METHODS:
             if name in vars(cls):
                 lines.append(f"{cls.__name__}.{name}{inspect.signature(vars(cls)[name])}".replace("'", ""))
     declared = [name for name in CAPABILITIES if hasattr(runtime.Device, name)]

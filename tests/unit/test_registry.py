@@ -176,6 +176,41 @@ def test_unknown_device(registry: _Devices) -> None:
     assert "CPU: pip" not in text  # installed already
 
 
+def test_unknown_device_when_every_known_backend_is_installed(registry: _Devices) -> None:
+    for name in ("CPU", "CLANG", "OPENCL", "METAL", "TORCH"):
+        registry.register(spec(name))
+    with pytest.raises(DeviceError, match=r"unknown device 'nope'; .*; every known backend is installed$"):
+        registry["nope"]
+
+
+@pytest.mark.parametrize("name", ["CUDA", "cuda:0", "GPU", "nv", "HIP"])
+def test_gpu_names(registry: _Devices, name: str) -> None:
+    """A GPU name nobody claims names the backends that reach a GPU: installed ones with what they are here, the
+    others with their install command."""
+    registry.register(spec("CPU", priority=10))
+    registry.register(spec("TORCH", priority=5))
+    with pytest.raises(DeviceError) as excinfo:
+        registry[name]
+    text = message(excinfo)
+    assert text.startswith(f"no installed backend is called {name!r}; for a GPU: TORCH (NVIDIA GPUs through PyTorch")
+    assert "installed, here: a fake device for tests" in text
+    assert 'OPENCL (any GPU with an OpenCL driver; pip install "tinygrad-core[opencl]")' in text
+    assert text.endswith("installed: CPU, TORCH; available here: CPU, TORCH")
+
+
+def test_a_backend_may_claim_a_gpu_name(registry: _Devices) -> None:
+    registry.register(spec("TORCH", aliases=("CUDA",)))
+    assert registry.canonicalize("cuda:0") == "TORCH"
+    assert registry.canonicalize("CUDA:1") == "TORCH:1"
+
+
+def test_describe(registry: _Devices) -> None:
+    registry.register(spec("CPU", priority=10))
+    registry.register(opencl(availability="tg_fake:no_platform"))
+    assert registry.describe("cpu") == "a fake device for tests"
+    assert registry.describe("CL:1") == f"unavailable: {NO_PLATFORM}"
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
@@ -221,7 +256,9 @@ def test_device_that_fails_to_open(registry: _Devices) -> None:
 def test_bad_index(registry: _Devices) -> None:
     registry.register(opencl(device_count="tg_fake:one"))
     registry.register(spec("CLANG", device_count="tg_fake:three"))
-    with pytest.raises(DeviceError, match=r"^OPENCL:7 does not exist: OPENCL has 1 device \(OPENCL:0\)$"):
+    with pytest.raises(
+        DeviceError, match=r"^OPENCL:7 does not exist: OPENCL has 1 device \(OPENCL:0\) \(a fake device for tests\)$"
+    ):
         registry["OPENCL:7"]
     with pytest.raises(DeviceError, match=r"CLANG has 3 devices \(CLANG:0 to 2\)"):
         registry["CLANG:3"]

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tinygrad_core.errors import install_excepthook
 from tinygrad_core.testing.plugin import CORE_LEVELS, LEVELS
 
 
 def main(argv: list[str] | None = None) -> int:
     import pytest
+
+    install_excepthook()
 
     parser = argparse.ArgumentParser(prog="python -m tinygrad_core.testing", description=__doc__.splitlines()[0])
     parser.add_argument("--device", action="append", required=True, help="device to check, e.g. CPU or TORCH:1")
@@ -28,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     args = parser.parse_args(argv)
-    pytest_args = ["--pyargs", "tinygrad_core.testing.suite", "-p", "no:cacheprovider", "--kit-level", args.level]
+    pytest_args = ["--pyargs", "tinygrad_core.testing.suite", "-p", "no:cacheprovider", "-p", "tinygrad_core.testing.plugin"]
+    pytest_args += ["--kit-level", args.level]
     for device in args.device:
         pytest_args += ["--device", device]
     for module in args.plugin:

@@ -24,7 +24,9 @@ def test_device_follows_pytorch() -> None:
 def test_second_device_without_cuda_is_a_clear_error() -> None:
     from tinygrad_torch.runtime import TorchDevice
 
-    with pytest.raises(DeviceError, match=r"TORCH:1 does not exist: TORCH has 1 device \(TORCH:0\)"):
+    with pytest.raises(
+        DeviceError, match=r"TORCH:1 does not exist: TORCH has 1 device \(TORCH:0\) \(PyTorch .* on the CPU"
+    ):
         Device["TORCH:1"]
     with pytest.raises(DeviceError, match=r"TORCH:1 would be cuda:1, but PyTorch .* sees no CUDA device"):
         TorchDevice("TORCH:1")
@@ -35,6 +37,22 @@ def test_index_selects_cuda_device() -> None:
     assert Device["TORCH:1"].device == torch.device("cuda", 1)
     x = Tensor(np.arange(6, dtype=np.float32), device="TORCH:1")
     np.testing.assert_array_equal((x * 2).to("TORCH").numpy(), np.arange(6) * 2)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cpu_fallback_is_said(tmp_path: pytest.TempPathFactory) -> None:
+    """Without a GPU, TORCH says once that it runs on the CPU, claims no CUDA name, and describes itself so."""
+    import subprocess
+    import sys
+
+    from tinygrad_torch.plugin import cuda_visible
+
+    assert not cuda_visible()
+    assert "CUDA" not in Device.backends()[[s.name for s in Device.backends()].index("TORCH")].aliases
+    assert "on the CPU: no CUDA device" in Device.describe("TORCH")
+    code = "from tinygrad_core import Tensor\nfor _ in range(3): Tensor([1.0], device='TORCH:0').numpy()\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stderr.count("TORCH runs on the CPU: PyTorch") == 1
 
 
 def test_a_real_program() -> None:

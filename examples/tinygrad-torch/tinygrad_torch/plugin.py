@@ -1,5 +1,8 @@
 """Entry point of tinygrad-torch: describes the backend to the core. Cheap to import: torch loads on first use."""
 
+import importlib.util
+from pathlib import Path
+
 from tinygrad_core import hookimpl
 from tinygrad_core.devices import BackendSpec
 
@@ -8,6 +11,7 @@ from tinygrad_core.devices import BackendSpec
 def register_backend() -> BackendSpec:
     return BackendSpec(
         name="TORCH",
+        aliases=("CUDA",) if cuda_visible() else (),  # DEVICE=CUDA / "cuda:1" then mean TORCH on that GPU
         api_version=(2, 2),
         priority=5,  # below CPU: select it with DEVICE=TORCH or device="TORCH:1" (-> cuda:1)
         availability="tinygrad_torch.plugin:why_unavailable",
@@ -15,6 +19,17 @@ def register_backend() -> BackendSpec:
         device_count="tinygrad_torch.plugin:device_count",
         pip="pip install tinygrad-torch",
     )
+
+
+def cuda_visible() -> bool:
+    """Whether PyTorch will see a GPU, judged without importing it (a second): a CUDA build of torch, and an NVIDIA
+    driver on this machine."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return False
+    version = Path(spec.origin).with_name("version.py")
+    cuda_build = version.exists() and "cuda: Optional[str] = None" not in version.read_text()
+    return cuda_build and Path("/proc/driver/nvidia/version").exists()
 
 
 def why_unavailable() -> str | None:

@@ -281,6 +281,7 @@ class TorchDevice(runtime.Device):
             self.device = torch.device("cuda", index)
         elif index == 0:
             self.device = torch.device("cpu")
+            warnings.warn(f"{name} runs on the CPU: PyTorch {torch.__version__} sees no CUDA device", stacklevel=2)
         else:
             raise DeviceError(f"{name} would be cuda:{index}, but PyTorch {torch.__version__} sees no CUDA device")
         super().__init__(name)
