@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-packages=(-e ".[test,mpi]")
+packages=(-e ".[test,mpi,examples]")
 for backend in backends/*/; do
   if [ -f "$backend/pyproject.toml" ]; then
     packages+=(-e "$backend")
