@@ -78,12 +78,15 @@ def _allreduce(tensors: list[Tensor], op: str, bucket_mb: float, what: str) -> l
     """The sum or mean over ranks of each (realized) tensor, as new tensors on the same devices."""
     if op not in _OPS:
         raise ValueError(f"{what}: op must be one of {', '.join(_OPS)}, got {op!r}")
+    integer = next((tensor.dtype for tensor in tensors if not dtypes.is_float(tensor.dtype)), None)
+    if op == "mean" and integer is not None:
+        raise ValueError(f"{what}: op='mean' needs floating-point tensors, got {integer}")
     state, MPI = world(), mpi()
+    if state.size == 1:  # a world of one: the sum and the mean are the tensors themselves
+        return list(tensors)
     pending = []
     for bucket in _buckets(tensors, bucket_mb):
         host = _pack(tensors, bucket)
-        if op == "mean" and host.dtype.kind != "f":
-            raise ValueError(f"{what}: op='mean' needs floating-point tensors, got {tensors[bucket[0]].dtype}")
         request = state.comm.Iallreduce(MPI.IN_PLACE, host, op=MPI.SUM)
         pending.append((bucket, host, request))
         # NOTE: Open MPI advances a non-blocking collective only inside MPI calls: test the earlier ones now
@@ -158,6 +161,8 @@ def broadcast_parameters(model_or_params: Any, root: int = 0, bucket_mb: float =
         raise DistributedError(
             f"broadcast_parameters: the ranks' models differ: {problem}; every rank must build the same model"
         )
+    if state.size == 1:
+        return
     tensors = [tensor for _, tensor in named]
     Tensor.realize(*tensors)
     pending = []
