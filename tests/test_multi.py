@@ -141,6 +141,31 @@ def test_movement():
     np.testing.assert_array_equal(xs.shard(CPUS).numpy(), x)
 
 
+def test_nn_ops_on_a_sharded_batch():
+    x, labels = _data(5, 4), np.array([0, 1, 2, 3, 1])
+    xs, ls = Tensor(x).shard(CPUS, 0), Tensor(labels).shard(CPUS, 0)
+    np.testing.assert_allclose(
+        xs.sparse_categorical_crossentropy(ls).item(), Tensor(x).sparse_categorical_crossentropy(Tensor(labels)).item()
+    )
+    np.testing.assert_allclose(xs.layernorm().numpy(), Tensor(x).layernorm().numpy(), atol=1e-6)
+    images, weight = _data(4, 2, 5, 5), _data(3, 2, 3, 3, seed=1)
+    conv = Tensor(images).shard(CPUS, 0).conv2d(Tensor(weight).to(CPUS), padding=1)
+    np.testing.assert_allclose(conv.numpy(), Tensor(images).conv2d(Tensor(weight), padding=1).numpy(), atol=1e-5)
+    with pytest.raises(IndexError, match="out of range"):  # the deferred label check reads its flag on one device
+        xs.sparse_categorical_crossentropy(Tensor(labels + 2).shard(CPUS, 0)).item()
+
+
+def test_assign_keeps_each_devices_memory():
+    t = Tensor.zeros(5, 2, device=CPUS).contiguous().realize()
+    buffers = [lb.base.buffer for lb in t.lazydata.lbs]
+    t.assign(Tensor(_data(5, 2)).shard(CPUS, 0)).realize()  # a sharded value into a replicated tensor
+    assert [lb.base.buffer for lb in t.lazydata.lbs] == buffers
+    assert t.lazydata.axis is None
+    np.testing.assert_array_equal(t.numpy(), _data(5, 2))
+    t += 1
+    np.testing.assert_array_equal(t.realize().numpy(), _data(5, 2) + 1)
+
+
 # --- autodiff and training ---
 def _mlp(x: Tensor, params: list[Tensor]) -> Tensor:
     w1, b1, w2, b2 = params

@@ -46,7 +46,7 @@ class MultiLazyBuffer:
     """One value on the devices `device` (a tuple): replicated (axis None) or sharded along `axis`. See the module
     docstring."""
 
-    __slots__ = ("axis", "bounds", "device", "dtype", "lbs", "shape")
+    __slots__ = ("__weakref__", "axis", "bounds", "device", "dtype", "lbs", "shape")
 
     def __init__(self, lbs: tuple[LazyBuffer, ...], axis: int | None):
         self.lbs, self.axis = lbs, axis

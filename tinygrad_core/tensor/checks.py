@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tinygrad_core import flags
+from tinygrad_core.multi import MultiLazyBuffer
 
 if TYPE_CHECKING:
     from tinygrad_core.lazy import LazyBuffer
@@ -53,7 +54,12 @@ def defer(bad: Tensor, error: type[Exception], message: str, result: Tensor) -> 
     element, as long as `result` (what the op computed) is alive to be computed."""
     if not flags.CHECK_OOB.value or bad.numel() == 0:
         return
-    check = Check(bad.detach().any().reshape(1), error, message, weakref.ref(result.lazydata))
+    flag, lazy = bad.detach().any().reshape(1), result.lazydata
+    if isinstance(lazy, MultiLazyBuffer):  # on several devices: the graph keeps its parts alive, not the wrapper
+        lazy = lazy.lbs[0]
+    if isinstance(flag.lazydata, MultiLazyBuffer):  # replicated by the reduction: read on its first device
+        flag = flag.to(flag.lazydata.device[0])
+    check = Check(flag, error, message, weakref.ref(lazy))
     _pending.checks.append(check)
     if _pending.recording:
         _pending.recording[-1].append(Check(check.flag, error, message, None))

@@ -120,7 +120,7 @@ class Tensor(
         if isinstance(data, MultiLazyBuffer) or isinstance(device, tuple):  # several devices: tensor/multi.py
             # NOTE: a MultiLazyBuffer has the LazyBuffer methods ops call, so it stands in for one here
             self.lazydata = typing.cast(LazyBuffer, multi_data(type(self), data, device, dtype))
-            if requires_grad:
+            if requires_grad and not isinstance(data, MultiLazyBuffer):  # new data, as below; an op's result is not
                 _check_differentiable(self.lazydata.dtype)
             return
         device = Device.canonicalize(device) if device is not None else Device.DEFAULT
