@@ -67,10 +67,13 @@ def test_layers_without_inputs_are_allowed_as_in_pytorch():
     assert nn.Linear(0, 3)(Tensor.ones(2, 0)).tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
 
 
+SHORT_TRACEBACKS = "import tinygrad_core.errors; tinygrad_core.errors.install_excepthook(); "  # the user's opt-in
+
+
 @pytest.mark.parametrize(("flag", "value", "says"), [("DEBUG", "abc", "an integer"), ("THREADS", "-4", "non-negative")])
 def test_bad_flags_are_one_line_errors(flag, value, says):
     run = subprocess.run(
-        [sys.executable, "-c", "from tinygrad_core import Tensor; (Tensor([1.0]) + 1).tolist()"],
+        [sys.executable, "-c", f"{SHORT_TRACEBACKS}from tinygrad_core import Tensor; (Tensor([1.0]) + 1).tolist()"],
         env={**os.environ, flag: value},
         capture_output=True,
         text=True,

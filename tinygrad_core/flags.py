@@ -55,6 +55,14 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected 0 or 1")
 
 
+def _cache_dir(raw: str) -> str:
+    if raw:
+        return os.path.expanduser(raw)
+    import platformdirs  # honours XDG_CACHE_HOME; imported on first use only
+
+    return platformdirs.user_cache_dir("tinygrad_core", appauthor=False)
+
+
 def _names(raw: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
@@ -109,8 +117,11 @@ TINYGRAD_PLUGINS: Flag[tuple[str, ...]] = Flag("TINYGRAD_PLUGINS", "", _names)
 TINYGRAD_DISABLE_PLUGINS: Flag[tuple[str, ...]] = Flag("TINYGRAD_DISABLE_PLUGINS", "", _names)
 # >= 1: print each step of finding, loading and checking backend plugins to stderr
 TINYGRAD_TRACE_PLUGINS: Flag[int] = Flag("TINYGRAD_TRACE_PLUGINS", "0", _int)
-# where compiled kernels are cached, keyed by a hash of their source
-CACHEDIR: Flag[str] = Flag("CACHEDIR", "~/.cache/tinygrad_core", os.path.expanduser, pure=False)
+# where compiled kernels are cached, keyed by a hash of their source; empty: the platform's user cache folder
+# ($XDG_CACHE_HOME/tinygrad_core, else ~/.cache/tinygrad_core on Linux; ~/Library/Caches/tinygrad_core on macOS)
+CACHEDIR: Flag[str] = Flag("CACHEDIR", "", _cache_dir, pure=False)
+# the most megabytes of compiled kernels the cache keeps; beyond it the least recently used are deleted
+CACHE_MB: Flag[int] = Flag("CACHE_MB", "300", _positive)
 # compiled backends: >= 1 times that many candidate plans per new kernel and keeps the fastest (cached on disk)
 BEAM: Flag[int] = Flag("BEAM", "0", _count)
 # compiled backends: 1 lowers every new kernel as plain loops (no vectors, tiles, staging or split reductions), for

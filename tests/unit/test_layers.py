@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "tinygrad_core"
 FLOORS = {
     1: ["dtype", "ops", "view", "flags", "errors", "helpers"],
-    2: ["kernel", "runtime", "reference"],
+    2: ["kernel", "runtime", "reference", "cache"],
     3: ["devices", "hookspecs", "lazy", "multi", "schedule"],
     4: ["codegen", "function"],
     5: ["tensor", "jit", "nn", "distributed"],

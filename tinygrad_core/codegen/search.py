@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_core import flags
+from tinygrad_core.cache import cached_blob
 from tinygrad_core.codegen.build import build_step
-from tinygrad_core.codegen.compiler import cached_blob
 from tinygrad_core.codegen.lower import Plan
 from tinygrad_core.errors import CompileError
 from tinygrad_core.kernel import Kernel

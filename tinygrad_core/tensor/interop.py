@@ -4,6 +4,7 @@ pickle and deepcopy, and DLPack both ways (zero-copy out of devices whose memory
 from __future__ import annotations
 
 import copy as copy_module
+import typing
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -139,4 +140,4 @@ class InteropMixin:
     def from_dlpack(cls, x: Any, device: str | None = None) -> Tensor:
         """A Tensor with the values of any DLPack producer in host memory (numpy, PyTorch on the CPU, ...). The
         values are copied once into the device's memory. `Tensor.from_dlpack(np.arange(3)).tolist()` -> [0, 1, 2]"""
-        return cls(from_dlpack_host(x), device=device)  # type: ignore[return-value]
+        return typing.cast("type[Tensor]", cls)(from_dlpack_host(x), device=device)

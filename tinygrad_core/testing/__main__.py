@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     args = parser.parse_args(argv)
-    pytest_args = ["--pyargs", "tinygrad_core.testing.suite", "-p", "no:cacheprovider", "-p", "tinygrad_core.testing.plugin"]
-    pytest_args += ["--kit-level", args.level]
+    pytest_args = ["--pyargs", "tinygrad_core.testing.suite", "-p", "no:cacheprovider", "--kit-level", args.level]
+    pytest_args += ["-p", "tinygrad_core.testing.plugin"]
     for device in args.device:
         pytest_args += ["--device", device]
     for module in args.plugin:

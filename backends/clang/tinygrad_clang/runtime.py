@@ -26,8 +26,8 @@ import numpy as np
 
 from tinygrad_clang.renderer import ClangRenderer
 from tinygrad_core import flags, runtime
+from tinygrad_core.cache import cache_root
 from tinygrad_core.codegen import CompiledDevice, Compiler, Program
-from tinygrad_core.codegen.compiler import cache_root
 from tinygrad_core.dtype import ALL_DTYPES, dtypes
 from tinygrad_core.errors import CompileError, CompilerCrash, DeviceError
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from tinygrad_metal import runtime
-from tinygrad_metal.runtime import MetalDevice, describe_error, launch_size, why_unavailable
+from tinygrad_metal.runtime import MetalDevice, MetalProgram, describe_error, launch_size, why_unavailable
 from tinygrad_metal.testing.emulator import why_no_emulator
 from tinygrad_metal.testing.fake_metal import FakeMetal, NSError
 
@@ -211,6 +211,7 @@ def test_metal_copy_roundtrip(fake: FakeMetal, metal_device: MetalDevice) -> Non
 def test_metal_gpu_time_when_waiting(fake: FakeMetal, metal_device: MetalDevice) -> None:
     run_add(metal_device, np.ones(8, np.float32), np.ones(8, np.float32))  # builds the program
     program = next(iter(metal_device._programs.values())).steps[0].program
+    assert isinstance(program, MetalProgram)
     handles = [metal_device.allocator.alloc(32) for _ in range(3)]
     program(handles, 8)
     assert len(metal_device.in_flight) == 1  # asynchronous until someone waits
