@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from tinygrad_core import Device, Tensor
-from tinygrad_core.nn import Linear, optim
+from tinygrad_core.nn import BatchNorm, Linear, optim
 from tinygrad_core.nn.state import get_state_dict
 
 FEATURES, HIDDEN, CLASSES = 6, 16, 3
@@ -40,6 +40,36 @@ def make_optimizer(name: str, model: MLP) -> optim.Optimizer:
     return optim.Adam([model], lr=0.01)
 
 
+def batchnorm_statistics(x: np.ndarray, device: str) -> dict[str, np.ndarray]:
+    """Three steps on each rank's own samples with DistributedOptimizer(sync_buffers=True), and with the default
+    (per-rank statistics), then sync_buffers(model): every rank's running statistics, keyed "CASE/RANK"."""
+    from tinygrad_core import distributed
+    from tinygrad_core.distributed.comm import world
+
+    Device.DEFAULT = device
+    part = len(x) // distributed.world_size()
+    local = Tensor(x[distributed.rank() * part : (distributed.rank() + 1) * part])
+    out: dict[str, np.ndarray] = {}
+
+    def record(case: str, norm: BatchNorm) -> None:
+        stats = np.concatenate([norm.running_mean.numpy(), norm.running_var.numpy()])
+        for rank, value in enumerate(world().comm.allgather(stats)):
+            out[f"{case}/{rank}"] = value
+
+    for synced in (True, False):
+        Tensor.manual_seed(0)
+        model = [Linear(FEATURES, FEATURES), BatchNorm(FEATURES)]
+        opt = distributed.DistributedOptimizer(optim.SGD([model], lr=0.1), sync_buffers=synced)
+        for _ in range(3):
+            opt.zero_grad()
+            local.sequential(model).square().mean().backward()
+            opt.step()
+        record("synced each step" if synced else "per rank", model[1])
+    distributed.sync_buffers(model)
+    record("synced once", model[1])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -49,6 +79,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--fail", choices=["raise", "kill", "hang", "mismatch"])
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--batchnorm", action="store_true", help="write every rank's BatchNorm running statistics")
     args = parser.parse_args()
 
     rank, ranks = 0, 1
@@ -64,7 +95,9 @@ def main() -> None:
 
     results: dict[str, np.ndarray] = {}
     Tensor.training = True
-    for device in args.devices.split(","):
+    if args.batchnorm:
+        results = batchnorm_statistics(x[: args.batch], args.devices.split(",")[-1])
+    for device in [] if args.batchnorm else args.devices.split(","):
         Device.DEFAULT = device
         for name in ("sgd", "adam"):
             # the other ranks start from other weights: broadcast_parameters must replace them with rank 0's

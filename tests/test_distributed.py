@@ -74,6 +74,19 @@ def test_ranks_train_as_one_process(ranks: int, reference: dict[str, np.ndarray]
         np.testing.assert_allclose(trained[key], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max(), err_msg=key)
 
 
+@needs_mpi
+def test_batchnorm_statistics_per_rank_unless_synced(tmp_path: Path):
+    out = tmp_path / "stats.npz"
+    done = _run(2, out, "--batchnorm")
+    assert done.returncode == 0, done.stderr
+    stats = dict(np.load(out))
+    np.testing.assert_array_equal(stats["synced each step/0"], stats["synced each step/1"])
+    assert not np.allclose(stats["per rank/0"], stats["per rank/1"])  # each rank saw other samples
+    mean = (stats["per rank/0"] + stats["per rank/1"]) / 2
+    for rank in (0, 1):
+        np.testing.assert_allclose(stats[f"synced once/{rank}"], mean, rtol=1e-6)
+
+
 def _fails(tmp_path: Path, how: str, timeout: float = 60) -> tuple[str, float]:
     started = time.monotonic()
     done = _run(2, tmp_path / "unused.npz", "--fail", how, "--timeout", "3", timeout=timeout)
