@@ -4,7 +4,8 @@ Trains a small MLP for --steps steps on a fixed data set, once per device and op
 step(), Adam through schedule_step(), both under a StepLR scheduler), and writes the final parameters to OUT (.npz,
 keys "DEVICE/OPTIMIZER/NAME"). With mpirun each of the N ranks takes its 1/N of every global batch of --batch
 samples; --plain trains the whole batch in one process without tinygrad_core.distributed. --fail makes rank 1
-misbehave at step 3 (raise, kill, hang) or build another model.
+misbehave at step 3 (raise, kill, hang) or build another model. --batchnorm writes every rank's BatchNorm running
+statistics instead (synced at each step, per rank, then synced once).
 
     python tests/distributed_worker.py OUT.npz --plain
     mpirun -n 2 python tests/distributed_worker.py OUT.npz [--fail raise|kill|hang|mismatch] [--timeout 5]
