@@ -211,6 +211,27 @@ def test_replicated_weight_used_elementwise_gets_whole_gradient():
     np.testing.assert_allclose(w.grad.numpy(), _data(5, 2, seed=1), rtol=1e-6)
 
 
+def test_weight_sharded_over_its_output_features_trains_like_one_device():
+    """Tensor parallelism: the weight split along its outputs, the input replicated; Adam's state is sharded alike."""
+    x, w, y = _data(4, 3), _data(3, 6, seed=1), _data(4, 6, seed=2)
+    results = []
+    for devices in (None, CPUS):
+        weight = Tensor(w, requires_grad=True) if devices is None else Tensor(w).shard(devices, 1).requires_grad_()
+        inputs = Tensor(x) if devices is None else Tensor(x).to(devices)
+        targets = Tensor(y) if devices is None else Tensor(y).shard(devices, 1)
+        opt = optim.Adam([weight], lr=0.1)
+        with Tensor.train():
+            for _ in range(3):
+                opt.zero_grad()
+                ((inputs @ weight - targets) ** 2).mean().backward()
+                opt.step()
+        if devices is not None:
+            assert weight.lazydata.axis == 1
+            assert opt.m[0].lazydata.axis == 1
+        results.append(weight.numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
+
+
 class _Model:
     def __init__(self):
         Tensor.manual_seed(3)
@@ -220,10 +241,11 @@ class _Model:
         return self.l2(self.l1(x).relu())
 
 
-@pytest.mark.parametrize(
-    "make_optimizer", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p, lr=0.01)]
-)
-def test_training_sharded_matches_one_device(pair, make_optimizer):
+OPTIMIZERS = {"sgd": lambda p: optim.SGD(p, lr=0.1, momentum=0.9), "adam": lambda p: optim.Adam(p, lr=0.01)}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_training_sharded_matches_one_device(pair, name):
     x, y = _data(5, 4, seed=7), _data(5, 3, seed=8)
     results = []
     for devices in (None, pair):
@@ -231,7 +253,7 @@ def test_training_sharded_matches_one_device(pair, make_optimizer):
         if devices is not None:
             for param in get_parameters(model):
                 param.shard_(devices)
-        opt = make_optimizer(get_parameters(model))
+        opt = OPTIMIZERS[name](get_parameters(model))
         inputs = Tensor(x) if devices is None else Tensor(x).shard(devices, 0)
         targets = Tensor(y) if devices is None else Tensor(y).shard(devices, 0)
         with Tensor.train():

@@ -102,9 +102,9 @@ class MultiLazyBuffer:
         layout = "replicated" if self.axis is None else f"sharded along axis {self.axis} as {self.bounds}"
         return f"<MLB {self.device} {self.shape} {self.dtype} {layout}>"
 
-    def map(self, fn: Callable[[LazyBuffer], LazyBuffer], axis: int | None = -1) -> MultiLazyBuffer:
-        """`fn` on every device's LazyBuffer; the result is sharded along `axis` (by default this one's)."""
-        return MultiLazyBuffer(tuple(fn(lb) for lb in self.lbs), self.axis if axis == -1 else axis)
+    def map(self, fn: Callable[[LazyBuffer], LazyBuffer]) -> MultiLazyBuffer:
+        """`fn` on every device's LazyBuffer, in this layout."""
+        return MultiLazyBuffer(tuple(fn(lb) for lb in self.lbs), self.axis)
 
     # --- layout: where each element lives ---
     def _slice(self, index: int, axis: int | None, bounds: Bounds | None) -> LazyBuffer:
@@ -239,7 +239,7 @@ class MultiLazyBuffer:
     def permute(self, order: tuple[int, ...]) -> MultiLazyBuffer:
         order = tuple(order)
         axis = None if self.axis is None else order.index(self.axis)
-        return self.map(lambda lb: lb.permute(order), axis)
+        return MultiLazyBuffer(tuple(lb.permute(order) for lb in self.lbs), axis)
 
     def expand(self, shape: Shape) -> MultiLazyBuffer:
         if self.axis is None:

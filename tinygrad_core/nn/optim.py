@@ -64,8 +64,9 @@ def _collect(params: Any) -> tuple[list[Tensor], list[Tensor]]:
 
 
 def _state_like(tensor: Tensor, device: str) -> Tensor:
-    """Zeros shaped like a parameter on `device`, realized now so the optimizer's state keeps one buffer for life."""
-    return Tensor.zeros(*tensor.shape, dtype=tensor.dtype, device=device, requires_grad=False).contiguous().realize()
+    """Zeros shaped like a parameter on `device` (sharded like it on its devices), realized now so the optimizer's
+    state keeps one buffer for life."""
+    return tensor.zeros_like(device=device, requires_grad=False).contiguous().realize()
 
 
 def _scalar(value: float, device: str) -> Tensor:

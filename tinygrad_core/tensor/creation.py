@@ -216,13 +216,15 @@ def normal(cls: type[Tensor], *shape: Any, mean: float = 0.0, std: float = 1.0, 
 
 
 def full_like(self: Tensor, fill_value: Scalar, **kwargs: Any) -> Tensor:
-    return self.full(
-        self.shape,
-        fill_value,
-        dtype=kwargs.pop("dtype", self.dtype),
-        device=kwargs.pop("device", self.device),
-        **kwargs,
-    )
+    """`fill_value` in this tensor's shape, dtype and device (on several devices, in its layout too).
+
+    `Tensor([1, 2]).full_like(7).tolist()` -> [7, 7]"""
+    device = kwargs.pop("device", self.device)
+    out = self.full(self.shape, fill_value, dtype=kwargs.pop("dtype", self.dtype), device=device, **kwargs)
+    lazy = self.lazydata
+    if isinstance(lazy, MultiLazyBuffer) and out.device == lazy.device:
+        return out.shard(lazy.device, lazy.axis)
+    return out
 
 
 def zeros_like(self: Tensor, **kwargs: Any) -> Tensor:
