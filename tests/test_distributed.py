@@ -128,6 +128,25 @@ def test_different_models_are_named(tmp_path: Path):
     assert "rank 1 has 'layers.2.weight' of shape (4, 16)" in output
 
 
+def test_model_differences_name_the_first_differing_tensor():
+    """What broadcast_parameters reports from the ranks' [name, shape, dtype] lists (no MPI needed)."""
+    from tinygrad_core.distributed.reduce import _first_difference
+
+    a, b = ["a", [2, 3], "dtypes.float"], ["b", [3], "dtypes.float"]
+    assert _first_difference([[a, b], [a, b], [a, b]], 0) is None
+    half = ["b", [3], "dtypes.half"]
+    assert _first_difference([[a, b], [a, half]], 0) == (
+        "the first differing parameter is 'b' (tensor 1 in state-dict order): rank 0 has 'b' of shape (3,), "
+        "dtypes.float, rank 1 has 'b' of shape (3,), dtypes.half"
+    )
+    shorter = _first_difference([[a, b], [a, b], [a]], 0)
+    assert shorter is not None
+    assert shorter.endswith("rank 0 has 'b' of shape (3,), dtypes.float, rank 2 has no tensor 1 (it has 1)")
+    longer = _first_difference([[a], [a, b]], 1)
+    assert longer is not None
+    assert longer.startswith("the first differing parameter is 'b' (tensor 1 in state-dict order): rank 1 has 'b'")
+
+
 def test_importing_distributed_does_not_import_mpi4py():
     check = "import sys, tinygrad_core.distributed; assert 'mpi4py' not in sys.modules, 'mpi4py imported'"
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
