@@ -3,6 +3,9 @@ training sharded over the batch, checked against the same work on one device."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -94,6 +97,22 @@ def test_errors():
         Tensor.ones(5, 2).shard(CPUS, 0).reshape(2, 5)
 
 
+def test_moves_between_device_sets_and_bool_gather():
+    t = Tensor([1.0, 2.0]).to(CPUS)
+    moved = t.to(("CPU:2", "CPU:3"))
+    assert moved.device == ("CPU:2", "CPU:3")
+    assert moved.tolist() == [1.0, 2.0]
+    assert Tensor(t, device="CPU").tolist() == [1.0, 2.0]
+    mask = Tensor(np.arange(5.0)).shard(CPUS, 0) > 2
+    assert mask.to("CPU").tolist() == [False, False, False, True, True]  # shards put together with OR
+
+
+def test_docs_example_runs():
+    """docs/multi.md's example works as written."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "multi.md").read_text()
+    exec(re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1), {})
+
+
 # --- ops ---
 def test_elementwise_and_broadcast(pair):
     x, w = _data(5, 3), _data(3, seed=1)
@@ -167,6 +186,13 @@ def test_assign_keeps_each_devices_memory():
 
 
 # --- autodiff and training ---
+def test_gradient_of_a_replicated_weight():
+    x = Tensor(np.arange(10, dtype=np.float32).reshape(5, 2)).shard(CPUS, 0)
+    w = Tensor([1.0, 2.0]).to(CPUS).requires_grad_()
+    (grad,) = (x * w * w).sum().gradient(w)  # 2 w * column sums, the rows summed across devices
+    assert grad.tolist() == [40.0, 100.0]
+
+
 def _mlp(x: Tensor, params: list[Tensor]) -> Tensor:
     w1, b1, w2, b2 = params
     return (x @ w1 + b1).relu() @ w2 + b2
