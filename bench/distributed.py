@@ -2,9 +2,10 @@
 
 Every rank (and the single process) runs one thread (OMP_NUM_THREADS=1, THREADS=1 for the CLANG backend), trains
 --batch samples per step (so N ranks train a global batch of N * --batch) and reports, after --warmup steps that
-compile the kernels, the global samples/s and the share of a step spent in allreduce_gradients (copying the gradients
-to the host, the MPI reduction, waiting for the slowest rank, and the copy back). "plain" is one process that never
-imports tinygrad_core.distributed: the baseline for the speedup. See bench/README.md.
+compile the kernels, the global samples/s (the fastest of --repeat runs) and the share of a step spent in
+allreduce_gradients (copying the gradients to the host, the MPI reduction, waiting for the slowest rank, and the
+copy back). "plain" is one process that never imports tinygrad_core.distributed: the baseline for the speedup.
+See bench/README.md.
 
     .venv/bin/python bench/distributed.py                       # mlp and cnn; plain, 1 and 2 ranks
     .venv/bin/python bench/distributed.py --ranks 1,2,4 --models mlp --steps 50 --device CPU
@@ -99,6 +100,11 @@ def worker(args: argparse.Namespace) -> None:
         print(json.dumps({"samples_per_s": samples / elapsed, "comm_share": comm_time / elapsed}))
 
 
+def best(model: str, ranks: int | None, args: argparse.Namespace) -> dict[str, float]:
+    """The fastest of --repeat runs: on a shared machine the others mostly measure the neighbours' load."""
+    return max((run(model, ranks, args) for _ in range(args.repeat)), key=lambda result: result["samples_per_s"])
+
+
 def run(model: str, ranks: int | None, args: argparse.Namespace) -> dict[str, float]:
     """One measurement in fresh processes: `ranks` None is the plain process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "THREADS": "1"}
@@ -124,6 +130,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (kernel compilation)")
     parser.add_argument("--device", help="default: Device.DEFAULT")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the fastest is shown (shared machines)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="mlp", help=argparse.SUPPRESS)
@@ -139,10 +146,10 @@ def main() -> None:
     )
     print(f"{'model':6} {'ranks':>6} {'samples/s':>10} {'speedup':>8} {'comm share':>11}")
     for model in args.models.split(","):
-        baseline = run(model, None, args)["samples_per_s"]
+        baseline = best(model, None, args)["samples_per_s"]
         print(f"{model:6} {'plain':>6} {baseline:10.1f} {1.0:7.2f}x {'-':>11}")
         for ranks in (int(n) for n in args.ranks.split(",")):
-            result = run(model, ranks, args)
+            result = best(model, ranks, args)
             speedup = result["samples_per_s"] / baseline
             print(f"{model:6} {ranks:6d} {result['samples_per_s']:10.1f} {speedup:7.2f}x {result['comm_share']:10.1%}")
 
