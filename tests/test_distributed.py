@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from tinygrad_core import Device
-from tinygrad_core.distributed import DistributedSampler
+from tinygrad_core.distributed import DistributedOptimizer, DistributedSampler
+from tinygrad_core.nn import Linear, optim
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 DEVICES = [name for name in ("CLANG", "CPU") if Device.why_unavailable(name) is None]
@@ -145,6 +146,20 @@ def test_model_differences_name_the_first_differing_tensor():
     longer = _first_difference([[a], [a, b]], 1)
     assert longer is not None
     assert longer.startswith("the first differing parameter is 'b' (tensor 1 in state-dict order): rank 1 has 'b'")
+
+
+def test_distributed_optimizer_is_the_wrapped_one_but_for_the_gradients():
+    """No MPI until a step: the wrapper's lr, state and parameters are the wrapped optimizer's own."""
+    model = Linear(2, 1)
+    adam = optim.Adam([model], lr=0.01)
+    opt = DistributedOptimizer(adam)
+    assert opt.lr is adam.lr
+    assert opt.m is adam.m
+    assert opt.params == adam.params
+    optim.StepLR(opt, step_size=1, gamma=0.5).step()
+    assert adam.lr.numpy()[0] == pytest.approx(0.005)
+    with pytest.raises(TypeError, match="wraps an optimizer"):
+        DistributedOptimizer(model)  # type: ignore[arg-type]
 
 
 def test_importing_distributed_does_not_import_mpi4py():
