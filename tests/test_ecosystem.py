@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-CONFTEST = '''
+CONFTEST = """
     import sys
 
     import pytest
@@ -35,7 +35,7 @@ CONFTEST = '''
     @pytest.fixture
     def device(request):
         return request.config.getoption("--device")
-'''
+"""
 TESTS = """
     import sys
 

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 GROUP = "tinygrad_core.backends"
 PROGRAMMATIC = "<registered programmatically>"
 CPU_PIP = 'pip install "tinygrad-core[cpu]"'
+NO_BACKEND = (  # README.md quotes it
+    'no tinygrad backend is installed; pip install "tinygrad-core[cpu]" adds the numpy backend, '
+    '"tinygrad-core[all]" every backend for this platform'
+)
 # Backends a user may name before installing them, and how to get each.
 KNOWN_BACKENDS = {
     "CPU": CPU_PIP,
@@ -490,7 +494,7 @@ class _Devices:
             if self._why(spec.name) is None:
                 return spec.name
         if not self._specs and not self._failed:
-            raise DeviceError(f"no tinygrad_core backend is installed; install the reference CPU backend: {CPU_PIP}")
+            raise DeviceError(NO_BACKEND)
         why = "; ".join(f"{name}: {self._why(name)}" for name in sorted(set(self._specs) | set(self._failed)))
         fix = "" if "CPU" in self._specs else f"; the reference CPU backend runs anywhere: {CPU_PIP}"
         raise DeviceError(f"no installed backend can run here ({why}){fix}")

@@ -10,8 +10,8 @@ import pytest
 @pytest.fixture
 def emu() -> Iterator[str]:
     """The name of the METAL_EMU device, registered for the test; skipped where the emulator can't run."""
-    from tinygrad_metal.testing.device import SPEC
-    from tinygrad_metal.testing.emulator import why_no_emulator
+    from tinygrad_metal_testing.device import SPEC
+    from tinygrad_metal_testing.emulator import why_no_emulator
 
     from tinygrad_core.devices import Device
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tinygrad_metal.testing import lint
-from tinygrad_metal.testing.emulator import why_no_emulator
+from tinygrad_metal_testing import lint
+from tinygrad_metal_testing.emulator import why_no_emulator
 
 GOOD = """#include <metal_stdlib>
 using namespace metal;
@@ -78,7 +78,7 @@ def test_metal_lint_ignores_comments_and_names() -> None:
     ],
 )
 def test_metal_lint_narrowing_through_the_emulator(line: str, message: str) -> None:
-    from tinygrad_metal.testing.emulator import EmulatorCompiler
+    from tinygrad_metal_testing.emulator import EmulatorCompiler
 
     from tinygrad_core.errors import CompileError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tinygrad_metal.testing import emulator
-from tinygrad_metal.testing.emulator import EmulatedProgram, EmulationError, EmulatorCompiler, translate
+from tinygrad_metal_testing import emulator
+from tinygrad_metal_testing.emulator import EmulatedProgram, EmulationError, EmulatorCompiler, translate
 
 from tinygrad_core.errors import CompileError
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tinygrad_metal.testing.device import STATS
-from tinygrad_metal.testing.emulator import why_no_emulator
-from tinygrad_metal.testing.pytest_plugin import REPORT
+from tinygrad_metal_testing.device import STATS
+from tinygrad_metal_testing.emulator import why_no_emulator
+from tinygrad_metal_testing.pytest_plugin import REPORT
 
 from tinygrad_core import Tensor, dtypes
 from tinygrad_core.ops import ALU
@@ -82,7 +82,7 @@ def test_metal_msl_emulated_threadgroup_reductions(emu: str, shape: tuple[int, .
 def _child_pytest(tmp_path: Path, args: list[str]) -> dict:
     report = tmp_path / "emulation.json"
     env = {**os.environ, REPORT: str(report), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "tinygrad_metal.testing.pytest_plugin", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "tinygrad_metal_testing.pytest_plugin", "-p", "no:cacheprovider"]
     cmd += ["--device", "METAL_EMU", *args]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]

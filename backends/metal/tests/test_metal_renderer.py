@@ -6,7 +6,7 @@ import re
 
 import pytest
 from tinygrad_metal.renderer import MetalRenderer
-from tinygrad_metal.testing import lint
+from tinygrad_metal_testing import lint
 
 from tinygrad_core.codegen.lower import Plan, canonicalize, lower
 from tinygrad_core.dtype import DType, dtypes

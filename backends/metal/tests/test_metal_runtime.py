@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from tinygrad_metal import runtime
 from tinygrad_metal.runtime import MetalDevice, MetalProgram, describe_error, launch_size, why_unavailable
-from tinygrad_metal.testing.emulator import why_no_emulator
-from tinygrad_metal.testing.fake_metal import FakeMetal, NSError
+from tinygrad_metal_testing.emulator import why_no_emulator
+from tinygrad_metal_testing.fake_metal import FakeMetal, NSError
 
 from tinygrad_core.dtype import dtypes
 from tinygrad_core.errors import CompileError, DeviceError
@@ -56,7 +56,8 @@ def test_metal_unavailable_off_macos() -> None:
 @pytest.mark.skipif(sys.platform == "darwin", reason="checks what non-macOS systems report")
 def test_metal_device_env_fails_with_one_clear_error() -> None:
     env = {**os.environ, "DEVICE": "METAL", "TINYGRAD_PLUGINS": "metal,cpu"}  # the others only cost time here
-    code = "from tinygrad_core import Tensor; Tensor([1]).numpy()"
+    # with the short tracebacks a program opts into (importing tinygrad_core changes no excepthook)
+    code = "import tinygrad_core; tinygrad_core.errors.install_excepthook(); tinygrad_core.Tensor([1]).numpy()"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]

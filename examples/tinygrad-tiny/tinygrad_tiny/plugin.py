@@ -8,7 +8,7 @@ from tinygrad_core.devices import BackendSpec
 def register_backend() -> BackendSpec:
     return BackendSpec(
         name="TINY",
-        api_version=(2, 1),  # the plugin API this code was written against
+        api_version=(2, 2),  # the plugin API this code was written against
         priority=-1,  # negative: opt-in, never the default device and never tested unless named
         device="tinygrad_tiny.runtime:TinyDevice",  # imported on first use only
         pip="pip install ./tinygrad-tiny",

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tinygrad_metal.renderer import MetalRenderer
+from tinygrad_metal.runtime import METAL_CAPABILITIES, MetalDevice, launch_size
 
 from tinygrad_core.codegen import CompiledDevice, Program
 from tinygrad_core.devices import BackendSpec
@@ -22,17 +24,15 @@ from tinygrad_core.dtype import DType, dtypes
 from tinygrad_core.kernel import Kernel
 from tinygrad_core.ops import Ops
 from tinygrad_core.runtime import Allocator, Capabilities
-from tinygrad_metal.renderer import MetalRenderer
-from tinygrad_metal.runtime import METAL_CAPABILITIES, MetalDevice, launch_size
-from tinygrad_metal.testing import lint
-from tinygrad_metal.testing.emulator import EmulatedProgram, EmulatorCompiler, translate
+from tinygrad_metal_testing import lint
+from tinygrad_metal_testing.emulator import EmulatedProgram, EmulatorCompiler, translate
 
 SPEC = BackendSpec(
     name="METAL_EMU",
     api_version=(2, 1),
     priority=-1,  # opt-in: never the default, never in the default device list
-    availability="tinygrad_metal.testing.emulator:why_no_emulator",
-    device="tinygrad_metal.testing.device:EmulatedMetalDevice",
+    availability="tinygrad_metal_testing.emulator:why_no_emulator",
+    device="tinygrad_metal_testing.device:EmulatedMetalDevice",
     pip="pip install tinygrad-metal cffi (and clang-15)",
 )
 # what a typical Apple GPU pipeline reports; launch_size picks threadgroups from these as on a Mac

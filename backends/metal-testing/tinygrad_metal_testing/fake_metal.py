@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tinygrad_metal.testing import lint
-from tinygrad_metal.testing.emulator import EmulatedProgram, EmulationError, EmulatorCompiler, translate
+from tinygrad_metal_testing import lint
+from tinygrad_metal_testing.emulator import EmulatedProgram, EmulationError, EmulatorCompiler, translate
 
 STATUS_COMPLETED, STATUS_ERROR = 4, 5
 

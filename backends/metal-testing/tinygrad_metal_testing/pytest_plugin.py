@@ -1,4 +1,4 @@
-"""pytest plugin adding the METAL_EMU device: `pytest -p tinygrad_metal.testing.pytest_plugin --device METAL_EMU`.
+"""pytest plugin adding the METAL_EMU device: `pytest -p tinygrad_metal_testing.pytest_plugin --device METAL_EMU`.
 
 With TINYGRAD_METAL_EMU_REPORT=path, the emulation counts (device.STATS) are written there as JSON at the end.
 """
@@ -16,7 +16,7 @@ REPORT = "TINYGRAD_METAL_EMU_REPORT"
 
 def pytest_configure(config: pytest.Config) -> None:
     from tinygrad_core.devices import Device
-    from tinygrad_metal.testing.device import SPEC
+    from tinygrad_metal_testing.device import SPEC
 
     if "METAL_EMU" not in {spec.name for spec in Device.backends()}:
         Device.register(SPEC)
@@ -25,6 +25,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     path = os.environ.get(REPORT)
     if path:
-        from tinygrad_metal.testing.device import STATS
+        from tinygrad_metal_testing.device import STATS
 
         Path(path).write_text(json.dumps(STATS.as_dict()))
