@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -88,6 +89,7 @@ USER_SCRIPT = """
 
 
 def test_user_code_type_checks(tmp_path: Path) -> None:
+    """With mypy --strict and with pyright (PyPI's pyright runs the npm package on the machine's node)."""
     good = tmp_path / "good.py"
     good.write_text(textwrap.dedent(USER_SCRIPT))
     bad = tmp_path / "bad.py"
@@ -97,3 +99,10 @@ def test_user_code_type_checks(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout
     proc = subprocess.run([*mypy, str(bad)], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert '"Tensor" has no attribute "no_such_method"' in proc.stdout
+    if shutil.which("node") is None:
+        pytest.skip("pyright needs Node.js (node) on the PATH; mypy passed")
+    pyright = [str(TOOLS / "pyright"), "--pythonpath", sys.executable]
+    proc = subprocess.run([*pyright, str(good)], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stdout
+    proc = subprocess.run([*pyright, str(bad)], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert 'Cannot access attribute "no_such_method" for class "Tensor"' in proc.stdout
