@@ -4,7 +4,8 @@ Every rank (and the single process) runs one thread (OMP_NUM_THREADS=1, THREADS=
 --batch samples per step (so N ranks train a global batch of N * --batch) and reports, after --warmup steps that
 compile the kernels, the global samples/s (the fastest of --repeat runs) and the share of a step spent in
 allreduce_gradients (copying the gradients to the host, the MPI reduction, waiting for the slowest rank, and the
-copy back). "plain" is one process that never imports tinygrad_core.distributed: the baseline for the speedup.
+copy back), and the CPU time per step of each rank (less sensitive to other work on the machine than the wall
+clock). "plain" is one process that never imports tinygrad_core.distributed: the baseline for the speedup.
 See bench/README.md.
 
     .venv/bin/python bench/distributed.py                       # mlp and cnn; plain, 1 and 2 ranks
@@ -78,7 +79,7 @@ def worker(args: argparse.Namespace) -> None:
         if step == args.warmup:
             if not args.plain:
                 distributed.barrier()
-            started, comm_time = time.perf_counter(), 0.0
+            started, cpu_started, comm_time = time.perf_counter(), time.process_time(), 0.0
         opt.zero_grad()
         loss = model(Tensor(x)).sparse_categorical_crossentropy(Tensor(y))
         loss.backward()
@@ -89,15 +90,19 @@ def worker(args: argparse.Namespace) -> None:
             distributed.allreduce_gradients(opt.params)
             comm_time += time.perf_counter() - before
         opt.step()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if not args.plain:
         from tinygrad_core.distributed.comm import world
 
         elapsed = world().comm.allreduce(elapsed, op=distributed.comm.mpi().MAX)
         comm_time = world().comm.allreduce(comm_time) / ranks
+        cpu = world().comm.allreduce(cpu) / ranks
     if rank == 0:
         samples = args.batch * ranks * args.steps
-        print(json.dumps({"samples_per_s": samples / elapsed, "comm_share": comm_time / elapsed}))
+        cpu_per_step = 1e3 * cpu / args.steps
+        print(
+            json.dumps({"samples_per_s": samples / elapsed, "comm_share": comm_time / elapsed, "cpu_ms": cpu_per_step})
+        )
 
 
 def best(model: str, ranks: int | None, args: argparse.Namespace) -> dict[str, float]:
@@ -144,14 +149,15 @@ def main() -> None:
         f"device {args.device or Device.DEFAULT}, {args.batch} samples per rank per step, one thread per rank, "
         f"{os.cpu_count()} cores"
     )
-    print(f"{'model':6} {'ranks':>6} {'samples/s':>10} {'speedup':>8} {'comm share':>11}")
+    print(f"{'model':6} {'ranks':>6} {'samples/s':>10} {'speedup':>8} {'comm share':>11} {'cpu ms/step/rank':>17}")
     for model in args.models.split(","):
-        baseline = best(model, None, args)["samples_per_s"]
-        print(f"{model:6} {'plain':>6} {baseline:10.1f} {1.0:7.2f}x {'-':>11}")
+        plain = best(model, None, args)
+        baseline = plain["samples_per_s"]
+        print(f"{model:6} {'plain':>6} {baseline:10.1f} {1.0:7.2f}x {'-':>11} {plain['cpu_ms']:17.1f}")
         for ranks in (int(n) for n in args.ranks.split(",")):
             result = best(model, ranks, args)
-            speedup = result["samples_per_s"] / baseline
-            print(f"{model:6} {ranks:6d} {result['samples_per_s']:10.1f} {speedup:7.2f}x {result['comm_share']:10.1%}")
+            rate, share, cpu = result["samples_per_s"], f"{result['comm_share']:.1%}", result["cpu_ms"]
+            print(f"{model:6} {ranks:6d} {rate:10.1f} {rate / baseline:7.2f}x {share:>11} {cpu:17.1f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ excepthook init() installs turns any uncaught exception on any rank into MPI_Abo
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from types import TracebackType
@@ -83,9 +84,10 @@ def barrier(timeout: float | None = None) -> None:
 def wait(requests: list[Any], what: str, timeout: float | None = None) -> None:
     """Wait for non-blocking MPI requests; DistributedError naming `what` and this rank when the deadline passes.
 
-    Open MPI advances non-blocking collectives only inside MPI calls, so this polls: first in a tight loop (a
-    reduction usually finishes within microseconds of the last rank arriving), then with sleeps growing to 1 ms so
-    that a waiting rank leaves the CPU to ranks sharing its core."""
+    Open MPI advances non-blocking collectives only inside MPI calls, so this polls, every poll moving the
+    reduction on: for 1 ms in a tight loop (a reduction of a few MB takes about that once every rank has arrived),
+    then yielding the core to any other process between polls for up to 0.1 s (ranks sharing cores: the rank we
+    wait for may be the one that gets it), then with sleeps growing to 1 ms (a rank still compiling its kernels)."""
     state = world()
     limit = state.timeout if timeout is None else timeout
     testall = mpi().Request.Testall
@@ -98,9 +100,11 @@ def wait(requests: list[Any], what: str, timeout: float | None = None) -> None:
                 f"{what}: rank {state.rank} of {state.size} waited {limit:g} s for the other ranks; one of them is "
                 "stuck, slower than the limit or gone (distributed.init(timeout=...) sets the limit)"
             )
-        if waited > 1e-3:
+        if waited > 0.1:
             time.sleep(pause)
             pause = min(max(pause * 2, 1e-5), 1e-3)
+        elif waited > 1e-3:
+            os.sched_yield()
 
 
 def _install_excepthook(state: _World) -> None:

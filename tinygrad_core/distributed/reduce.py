@@ -94,10 +94,9 @@ def _allreduce(tensors: list[Tensor], op: str, bucket_mb: float, what: str) -> l
     out: list[Tensor] = list(tensors)
     for number, (bucket, host, request) in enumerate(pending):
         wait([request], f"{what}: bucket {number + 1} of {len(pending)} ({host.nbytes / 1e6:.2f} MB)")
-        if op == "mean":
-            host /= state.size
         for index, view in zip(bucket, _unpack(host, tensors, bucket)):
-            out[index] = view
+            # the mean's division is lazy: it fuses into whatever reads the result (the optimizer's update)
+            out[index] = view * (1.0 / state.size) if op == "mean" else view
     return out
 
 
