@@ -6,6 +6,7 @@ import builtins  # the dtypes class names aliases float, int and bool: its annot
 import functools
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -19,21 +20,22 @@ class DType:
     name: str
     fmt: str  # numpy dtype string; bfloat16 has no numpy dtype and is stored as raw uint16 bits
 
-    # dtypes are compared and hashed on every op: the `dtypes` singletons make equality identity, almost always
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if not isinstance(other, DType):
-            return NotImplemented
-        return (self.priority, self.itemsize, self.name, self.fmt) == (
-            other.priority,
-            other.itemsize,
-            other.name,
-            other.fmt,
-        )
+    # Interned: DType(...) with the same fields is the same object (unpickled and copied ones too), so equality and
+    # hashing are identity, at C speed: dtypes are compared and hashed on every op.
+    _interned: ClassVar[dict[tuple[int, int, str, str], DType]] = {}
 
-    def __hash__(self) -> int:
-        return hash(self.name)
+    def __new__(cls, priority: int, itemsize: int, name: str, fmt: str) -> DType:
+        key = (priority, itemsize, name, fmt)
+        found = cls._interned.get(key)
+        if found is None:
+            found = cls._interned[key] = super().__new__(cls)
+        return found
+
+    def __reduce__(self) -> tuple[type[DType], tuple[int, int, str, str]]:
+        return DType, (self.priority, self.itemsize, self.name, self.fmt)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         return f"dtypes.{self.name}"
