@@ -138,7 +138,7 @@ def sync_buffers(model: Any, bucket_mb: float = DEFAULT_BUCKET_MB) -> None:
     """Replace every floating-point buffer (requires_grad=False: BatchNorm's running_mean and running_var) by its
     mean over all ranks. Without it, each rank keeps the running statistics of the batches it saw."""
     buffers = [tensor for _, tensor in _named(model) if tensor.requires_grad is False and dtypes.is_float(tensor.dtype)]
-    if not buffers:
+    if not buffers or world().size == 1:
         return
     Tensor.realize(*buffers)
     for buffer, mean in zip(buffers, _allreduce(buffers, "mean", bucket_mb, "sync_buffers")):
