@@ -50,10 +50,11 @@ def _broadcasted(
         x, y = x.cast(kind), y.cast(kind)
     if x.shape == y.shape:
         return x, y
-    try:
-        shape = tuple(np.broadcast_shapes(x.shape, y.shape))
-    except ValueError:
-        raise ShapeError(f"{op}: shapes {x.shape} and {y.shape} can't be broadcast together") from None
+    a, b = x.shape, y.shape
+    a, b = (1,) * (len(b) - len(a)) + a, (1,) * (len(a) - len(b)) + b
+    if any(m != n and m != 1 and n != 1 for m, n in zip(a, b)):
+        raise ShapeError(f"{op}: shapes {x.shape} and {y.shape} can't be broadcast together")
+    shape = tuple(n if m == 1 else m for m, n in zip(a, b))  # numpy's rule, for two shapes at Python speed
     return x.expand(shape), y.expand(shape)
 
 
