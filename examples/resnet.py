@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from mnist import choose_data, evaluate, normalise
+from mnist import choose_data, evaluate, normalise, plot_curves
 from tqdm import tqdm
 
 from tinygrad_core import Device, Tensor
@@ -80,7 +81,7 @@ def augment(images: Tensor, shifts: Tensor, flips: Tensor, pad: int) -> Tensor:
 
 
 # --- training ---
-def one_cycle(total: int, warmup: float = 0.15) -> callable:
+def one_cycle(total: int, warmup: float = 0.15) -> Callable[[int], float]:
     """Learning-rate factor per step: linear warm-up from 0.1 to 1 over the first `warmup` of training, then a
     cosine to 0, which lets a few epochs reach what a long constant-rate run would."""
 
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="train on the first N samples (and test on N) only: quick runs")
     parser.add_argument("--out", default="runs", help="folder for the checkpoint (default runs/)")
     parser.add_argument("--resume", help="checkpoint to continue from: weights, optimizer state and epochs done")
+    parser.add_argument("--plot", help="also write the loss and the test accuracy after each epoch to this PNG")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.device:
@@ -113,12 +115,8 @@ def main() -> None:
 
     source, (x_train, y_train, x_test, y_test) = choose_data(args)
     if args.limit:
-        x_train, y_train, x_test, y_test = (
-            x_train[: args.limit],
-            y_train[: args.limit],
-            x_test[: args.limit],
-            y_test[: args.limit],
-        )
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+        x_test, y_test = x_test[: args.limit], y_test[: args.limit]
     batch_size = min(args.batch_size, len(y_train))
     mean, std = float(x_train.mean()), float(x_train.std())
     pad = max(x_train.shape[-1] // 14, 1)  # 2 pixels for 28x28, 1 for 8x8 digits
@@ -154,7 +152,8 @@ def main() -> None:
     path = out / "resnet.safetensors"
     rng = np.random.default_rng(args.seed + done)
     started = time.perf_counter()
-    losses = []
+    losses: list[float] = []
+    accuracies: list[float] = []
     with Tensor.train():
         for epoch in range(done, args.epochs):
             order = rng.permutation(len(y_train))
@@ -170,11 +169,19 @@ def main() -> None:
                 if step % 10 == 0 or step == steps_per_epoch - 1:
                     bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", lr=f"{schedule.get_last_lr()[0]:.4f}")
             safe_save(get_state_dict(checkpoint), path, metadata={"epochs": str(epoch + 1), "source": source})
+            if args.plot:
+                with Tensor.train(False):  # BatchNorm's running statistics, not this batch's
+                    accuracies.append(evaluate(model, x_test, y_test, mean, std))
     train_time = time.perf_counter() - started
-    accuracy = evaluate(model, x_test, y_test, mean, std)
+    accuracy = accuracies[-1] if accuracies else evaluate(model, x_test, y_test, mean, std)
+    files = f"weights and optimizer state in {path}"
+    if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        plot_curves(Path(args.plot), losses, accuracies, done)
+        files += f", plot in {args.plot}"
     print(
         f"resnet: test accuracy {accuracy * 100:.2f}% after {args.epochs} epoch(s); trained {train_time:.1f} s on "
-        f"{Device.DEFAULT}; weights and optimizer state in {path}"
+        f"{Device.DEFAULT}; {files}"
     )
 
 

@@ -62,7 +62,7 @@ def test_mnist_plot_and_resume(tmp_path):
 
 
 def test_resnet_learns_saves_and_resumes(tmp_path):
-    common = ["--digits", "--limit", "512", "--batch-size", "32", "--width", "4", "--out", str(tmp_path)]
+    common = ["--digits", "--limit", "512", "--batch-size", "16", "--width", "8", "--out", str(tmp_path)]
     first = run("resnet.py", *common, "--epochs", "1")
     checkpoint = tmp_path / "resnet.safetensors"
     assert checkpoint.stat().st_size > 0
@@ -70,7 +70,7 @@ def test_resnet_learns_saves_and_resumes(tmp_path):
     assert "after 1 epoch(s)" in out
     before = number(r"test accuracy ([\d.]+)%", first)
     after = number(r"test accuracy ([\d.]+)%", out)
-    assert after > 20  # 10 classes: chance is 10%
+    assert after > 25  # 10 classes: chance is 10%; this run reaches about 50%
     assert after > before - 5  # one more epoch at a lower learning rate does not undo the first
 
 
