@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygrad_core.distributed.comm import world_size
-from tinygrad_core.distributed.reduce import DEFAULT_BUCKET_MB, _allreduce
+from tinygrad_core.distributed.reduce import DEFAULT_BUCKET_MB, _allreduce, _contiguous
 from tinygrad_core.dtype import dtypes
 from tinygrad_core.nn.optim import Optimizer
 from tinygrad_core.tensor import Tensor
@@ -55,9 +55,9 @@ class DistributedOptimizer(Optimizer):
                     f"{type(self.optimizer).__name__}.step(): parameter {index} (shape {param.shape}) has no .grad; "
                     "call loss.backward() first, and check that the loss depends on this parameter"
                 )
-        grads = [param.grad for param in self.params if param.grad is not None]
         buffers = [buffer for buffer in self.buffers if dtypes.is_float(buffer.dtype)] if self.sync_buffers else []
-        Tensor.realize(*grads, *buffers)  # the whole backward pass (and the statistics' updates) in one schedule
+        # the whole backward pass (and the statistics' updates) in one schedule
+        grads = _contiguous([param.grad for param in self.params if param.grad is not None], *buffers)
         reduced = _allreduce([*grads, *buffers], self.op, self.bucket_mb, "DistributedOptimizer.step")
         for param, grad in zip(self.params, reduced):
             param.grad = grad

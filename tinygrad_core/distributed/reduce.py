@@ -50,16 +50,32 @@ def _buckets(tensors: list[Tensor], bucket_mb: float) -> list[list[int]]:
     return [bucket for buckets in groups.values() for bucket in buckets if bucket]
 
 
-def _pack(tensors: list[Tensor], bucket: list[int]) -> np.ndarray:
-    """The bucket's tensors, flattened one after another into one new host array."""
-    first = tensors[bucket[0]].dtype
-    host = np.empty(sum(tensors[index].numel() for index in bucket), _host_dtype(first))
+# Host buffers kept from one step to the next, one per bucket number and dtype: a fresh array would pay its page
+# faults again at every step. Reusing them is safe: _unpack's Tensor(host) copies the values.
+_scratch: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _pack(tensors: list[Tensor], bucket: list[int], number: int) -> np.ndarray:
+    """The bucket's (contiguous) tensors, flattened one after another into the host buffer for bucket `number`."""
+    dtype = _host_dtype(tensors[bucket[0]].dtype)
+    total = sum(tensors[index].numel() for index in bucket)
+    host = _scratch.get((number, dtype))
+    if host is None or host.size != total:
+        host = _scratch[(number, dtype)] = np.empty(total, dtype)
     offset = 0
     for index in bucket:
         size = tensors[index].numel()
         host[offset : offset + size] = tensors[index].numpy().reshape(-1)
         offset += size
     return host
+
+
+def _contiguous(tensors: list[Tensor], *also: Tensor) -> list[Tensor]:
+    """The tensors made contiguous and realized in one schedule with `also`: a gradient that is a view (a transposed
+    matmul result) is written in order by the kernel that computes it, not copied by one more kernel in .numpy()."""
+    ordered = [tensor.contiguous() for tensor in tensors]
+    Tensor.realize(*ordered, *also)
+    return ordered
 
 
 def _unpack(host: np.ndarray, tensors: list[Tensor], bucket: list[int]) -> list[Tensor]:
@@ -85,8 +101,8 @@ def _allreduce(tensors: list[Tensor], op: str, bucket_mb: float, what: str) -> l
     if state.size == 1:  # a world of one: the sum and the mean are the tensors themselves
         return list(tensors)
     pending = []
-    for bucket in _buckets(tensors, bucket_mb):
-        host = _pack(tensors, bucket)
+    for number, bucket in enumerate(_buckets(tensors, bucket_mb)):
+        host = _pack(tensors, bucket, number)
         request = state.comm.Iallreduce(MPI.IN_PLACE, host, op=MPI.SUM)
         pending.append((bucket, host, request))
         # NOTE: Open MPI advances a non-blocking collective only inside MPI calls: test the earlier ones now
@@ -127,8 +143,8 @@ def allreduce_gradients(params: Any, op: str = "mean", bucket_mb: float = DEFAUL
                 f"allreduce_gradients: parameter {name!r} (shape {tensor.shape}) has no .grad; call loss.backward() "
                 "first, and check that the loss depends on it (every rank must reduce the same parameters)"
             )
-    grads = [tensor.grad for _, tensor in trainable if tensor.grad is not None]
-    Tensor.realize(*grads)  # the whole backward pass in one schedule, before any bucket is copied out
+    # the whole backward pass in one schedule, before any bucket is copied out
+    grads = _contiguous([tensor.grad for _, tensor in trainable if tensor.grad is not None])
     reduced = _allreduce(grads, op, bucket_mb, "allreduce_gradients")
     for (_, tensor), grad in zip(trainable, reduced):
         tensor.grad = grad
@@ -165,10 +181,10 @@ def broadcast_parameters(model_or_params: Any, root: int = 0, bucket_mb: float =
     tensors = [tensor for _, tensor in named]
     Tensor.realize(*tensors)
     pending = []
-    for bucket in _buckets(tensors, bucket_mb):
+    for number, bucket in enumerate(_buckets(tensors, bucket_mb)):
         like = tensors[bucket[0]]
         host = (
-            _pack(tensors, bucket)
+            _pack(tensors, bucket, number)
             if state.rank == root
             else np.empty(sum(tensors[index].numel() for index in bucket), _host_dtype(like.dtype))
         )
