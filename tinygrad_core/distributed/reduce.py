@@ -1,6 +1,6 @@
 """Moving tensors between ranks: broadcast_parameters, allreduce_gradients, sync_buffers.
 
-Values travel device -> host numpy buffer -> MPI -> device through the Tensor API only (`.numpy()`,
+Values travel device -> host numpy buffer -> MPI -> device through the Tensor API only (DLPack or `.numpy()`,
 `Tensor(array, device=...)`, `assign`), packed into a few large host buffers ("buckets", one dtype and device each,
 DEFAULT_BUCKET_MB at most) so that a step makes a handful of MPI calls, not one per tensor. Each bucket's collective
 starts (non-blocking) as soon as it is packed, so it proceeds while the next bucket is copied out.
@@ -55,19 +55,35 @@ def _buckets(tensors: list[Tensor], bucket_mb: float) -> list[list[int]]:
 _scratch: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 
-def _pack(tensors: list[Tensor], bucket: list[int], number: int) -> np.ndarray:
-    """The bucket's (contiguous) tensors, flattened one after another into the host buffer for bucket `number`."""
+def _own_memory(tensor: Tensor) -> np.ndarray | None:
+    """A realized tensor's own memory as a flat host array, shared through DLPack (no copy), where its device's memory
+    is host memory (CPU, CLANG), its values fill their buffer and MPI sums its dtype as is; None elsewhere."""
+    lazy = tensor.lazydata
+    whole = lazy.st.contiguous and lazy.base.size == lazy.size
+    if np.dtype(tensor.dtype.np) != _host_dtype(tensor.dtype) or not whole:
+        return None
+    try:
+        return np.from_dlpack(tensor, copy=False).reshape(-1)
+    except BufferError:
+        return None
+
+
+def _pack(tensors: list[Tensor], bucket: list[int], number: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The bucket's (contiguous, realized) tensors, flattened one after another into the host buffer for bucket
+    `number`, and each tensor's own memory where the host can write it (_own_memory)."""
     dtype = _host_dtype(tensors[bucket[0]].dtype)
     total = sum(tensors[index].numel() for index in bucket)
     host = _scratch.get((number, dtype))
     if host is None or host.size != total:
         host = _scratch[(number, dtype)] = np.empty(total, dtype)
-    offset = 0
+    offset, owns = 0, []
     for index in bucket:
         size = tensors[index].numel()
-        host[offset : offset + size] = tensors[index].numpy().reshape(-1)
+        own = _own_memory(tensors[index])
+        host[offset : offset + size] = own if own is not None else tensors[index].numpy().reshape(-1)
+        owns.append(own)
         offset += size
-    return host
+    return host, owns
 
 
 def _contiguous(tensors: list[Tensor], *also: Tensor) -> list[Tensor]:
@@ -91,7 +107,8 @@ def _unpack(host: np.ndarray, tensors: list[Tensor], bucket: list[int]) -> list[
 
 
 def _allreduce(tensors: list[Tensor], op: str, bucket_mb: float, what: str) -> list[Tensor]:
-    """The sum or mean over ranks of each (realized) tensor, as new tensors on the same devices."""
+    """The sum or mean over ranks of each (realized) tensor: written into the tensor's own memory where the host can
+    write it (every caller replaces its tensors by the results), else as new tensors on the same devices."""
     if op not in _OPS:
         raise ValueError(f"{what}: op must be one of {', '.join(_OPS)}, got {op!r}")
     integer = next((tensor.dtype for tensor in tensors if not dtypes.is_float(tensor.dtype)), None)
@@ -102,17 +119,25 @@ def _allreduce(tensors: list[Tensor], op: str, bucket_mb: float, what: str) -> l
         return list(tensors)
     pending = []
     for number, bucket in enumerate(_buckets(tensors, bucket_mb)):
-        host = _pack(tensors, bucket, number)
+        host, owns = _pack(tensors, bucket, number)
         request = state.comm.Iallreduce(MPI.IN_PLACE, host, op=MPI.SUM)
-        pending.append((bucket, host, request))
+        pending.append((bucket, host, owns, request))
         # NOTE: Open MPI advances a non-blocking collective only inside MPI calls: test the earlier ones now
-        MPI.Request.Testall([request for _, _, request in pending])
+        MPI.Request.Testall([entry[-1] for entry in pending])
     out: list[Tensor] = list(tensors)
-    for number, (bucket, host, request) in enumerate(pending):
+    scale = 1.0 / state.size if op == "mean" else 1.0
+    for number, (bucket, host, owns, request) in enumerate(pending):
         wait([request], f"{what}: bucket {number + 1} of {len(pending)} ({host.nbytes / 1e6:.2f} MB)")
+        if all(own is not None for own in owns):  # straight back into each tensor's memory: no copy, no kernel
+            offset = 0
+            for own in owns:
+                assert own is not None
+                np.multiply(host[offset : offset + own.size], scale, out=own, casting="unsafe")
+                offset += own.size
+            continue
         for index, view in zip(bucket, _unpack(host, tensors, bucket)):
             # the mean's division is lazy: it fuses into whatever reads the result (the optimizer's update)
-            out[index] = view * (1.0 / state.size) if op == "mean" else view
+            out[index] = view * scale if op == "mean" else view
     return out
 
 
@@ -184,7 +209,7 @@ def broadcast_parameters(model_or_params: Any, root: int = 0, bucket_mb: float =
     for number, bucket in enumerate(_buckets(tensors, bucket_mb)):
         like = tensors[bucket[0]]
         host = (
-            _pack(tensors, bucket, number)
+            _pack(tensors, bucket, number)[0]
             if state.rank == root
             else np.empty(sum(tensors[index].numel() for index in bucket), _host_dtype(like.dtype))
         )
