@@ -1,7 +1,7 @@
 """Entry point of tinygrad-torch: describes the backend to the core. Cheap to import: torch loads on first use."""
 
 import importlib.util
-from pathlib import Path
+import os
 
 from tinygrad_core import hookimpl
 from tinygrad_core.devices import BackendSpec
@@ -25,11 +25,13 @@ def cuda_visible() -> bool:
     """Whether PyTorch will see a GPU, judged without importing it (a second): a CUDA build of torch, and an NVIDIA
     driver on this machine."""
     spec = importlib.util.find_spec("torch")
-    if spec is None or spec.origin is None:
+    if spec is None or spec.origin is None or not os.path.exists("/proc/driver/nvidia/version"):
         return False
-    version = Path(spec.origin).with_name("version.py")
-    cuda_build = version.exists() and "cuda: Optional[str] = None" not in version.read_text()
-    return cuda_build and Path("/proc/driver/nvidia/version").exists()
+    version = os.path.join(os.path.dirname(spec.origin), "version.py")
+    if not os.path.exists(version):
+        return False
+    with open(version) as f:
+        return "cuda: Optional[str] = None" not in f.read()
 
 
 def why_unavailable() -> str | None:
