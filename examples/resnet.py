@@ -9,7 +9,7 @@ Expect about 92.5-93% test accuracy on Fashion-MNIST after the default 5 epochs 
 time this takes here); `--limit 512 --epochs 1` is a smoke run of a few seconds. Data as in mnist.py (--data,
 --digits, Fashion-MNIST from Debian's dataset-fashion-mnist, else scikit-learn's digits).
 
-    python examples/resnet.py [--epochs 5] [--width 16] [--batch-size 128] [--lr 0.1] [--device CLANG]
+    python examples/resnet.py [--epochs 5] [--width 12] [--stages 3] [--batch-size 128] [--lr 0.1] [--device CLANG]
                               [--limit N] [--out runs/] [--resume runs/resnet.safetensors]
 """
 
@@ -49,9 +49,9 @@ class Block:
 
 class ResNet:
     """A 3x3 conv stem, then stages of residual blocks that halve the size and double the width, then global average
-    pooling and a linear classifier: 28x28 -> 14x14 -> 7x7 with width w -> 2w -> 4w."""
+    pooling and a linear classifier: 28x28 -> 14x14 -> 7x7 -> 4x4 with width w -> 2w -> 4w -> 8w for 3 stages."""
 
-    def __init__(self, width: int = 16, classes: int = 10, stages: int = 2):
+    def __init__(self, width: int = 12, classes: int = 10, stages: int = 3):
         self.stem = [Conv2d(1, width, 3, padding=1, bias=False), BatchNorm(width), Tensor.relu]
         self.blocks = [Block(width * 2**i, width * 2 ** (i + 1), stride=2) for i in range(stages)]
         self.head = Linear(width * 2**stages, classes)
@@ -62,15 +62,16 @@ class ResNet:
 
 
 # --- augmentation ---
-def augment(images: Tensor, shifts: Tensor, flips: Tensor, pad: int) -> Tensor:
-    """Random crops of the zero-padded images, mirrored where flips is 1, as two batched one-hot matmuls.
+def augment(images: Tensor, shifts: Tensor, flips: Tensor, pad: int, fill: float) -> Tensor:
+    """Random crops of the padded images, mirrored where flips is 1, as two batched one-hot matmuls.
 
     images (N, 1, H, W); shifts (N, 2) int32 in [0, 2 * pad], the crop's top-left corner in the padded image;
     flips (N,) int32 0 or 1. Output row i, column j reads padded row i + dy and column dx + (W - 1 - j if flipped
     else j), so crop and flip are one selection matrix per axis, computed on the device with the rest of the step.
+    The border is `fill`: the normalised value of a black pixel, the images' own background (zeros would be grey).
     """
     n, _, height, width = images.shape
-    padded = images.reshape(n, height, width).pad(((0, 0), (pad, pad), (pad, pad)))
+    padded = images.reshape(n, height, width).pad(((0, 0), (pad, pad), (pad, pad)), value=fill)
     out_rows, out_cols = Tensor.arange(height), Tensor.arange(width)
     src_rows = out_rows.reshape(1, height, 1) + shifts[:, 0].reshape(n, 1, 1)  # (N, H, 1)
     mirrored = out_cols + flips.reshape(n, 1) * (width - 1 - 2 * out_cols)  # (N, W)
@@ -101,7 +102,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="passes over the training set (default 5)")
     parser.add_argument("--batch-size", type=int, default=128, help="samples per step (default 128)")
     parser.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
-    parser.add_argument("--width", type=int, default=16, help="channels of the stem; each stage doubles them")
+    parser.add_argument("--width", type=int, default=12, help="channels of the stem; each stage doubles them")
+    parser.add_argument("--stages", type=int, default=3, help="residual blocks, each halving the size (default 3)")
     parser.add_argument("--device", help="device to train on (default: Device.DEFAULT)")
     parser.add_argument("--limit", type=int, help="train on the first N samples (and test on N) only: quick runs")
     parser.add_argument("--out", default="runs", help="folder for the checkpoint (default runs/)")
@@ -122,7 +124,7 @@ def main() -> None:
     pad = max(x_train.shape[-1] // 14, 1)  # 2 pixels for 28x28, 1 for 8x8 digits
     print(f"data: {source}; {len(y_train)} training and {len(y_test)} test images of {x_train.shape[1:]}")
 
-    model = ResNet(args.width)
+    model = ResNet(args.width, stages=args.stages)
     opt = optim.SGD([model], lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps_per_epoch = len(y_train) // batch_size
     schedule = optim.LambdaLR(opt, one_cycle(args.epochs * steps_per_epoch))
@@ -136,14 +138,14 @@ def main() -> None:
         print(f"resumed from {args.resume} after {done} epoch(s)")
     params = sum(p.numel() for p in opt.params)
     print(
-        f"device: {Device.DEFAULT}; ResNet width {args.width} ({params} parameters), {args.epochs} epoch(s), "
-        f"batch size {batch_size}, SGD one-cycle lr {args.lr}"
+        f"device: {Device.DEFAULT}; ResNet width {args.width}, {args.stages} stages ({params} parameters), "
+        f"{args.epochs} epoch(s), batch size {batch_size}, SGD one-cycle lr {args.lr}"
     )
 
     @TinyJit
     def train_step(images: Tensor, labels: Tensor, shifts: Tensor, flips: Tensor) -> Tensor:
         opt.zero_grad()
-        loss = model(augment(images, shifts, flips, pad)).sparse_categorical_crossentropy(labels)
+        loss = model(augment(images, shifts, flips, pad, -mean / std)).sparse_categorical_crossentropy(labels)
         loss.backward()
         return loss.realize(*opt.schedule_step())
 
@@ -172,6 +174,7 @@ def main() -> None:
             if args.plot:
                 with Tensor.train(False):  # BatchNorm's running statistics, not this batch's
                     accuracies.append(evaluate(model, x_test, y_test, mean, std))
+                tqdm.write(f"epoch {epoch + 1}: test accuracy {accuracies[-1] * 100:.2f}%")
     train_time = time.perf_counter() - started
     accuracy = accuracies[-1] if accuracies else evaluate(model, x_test, y_test, mean, std)
     files = f"weights and optimizer state in {path}"
