@@ -338,7 +338,9 @@ def worker(name: str, budget: float, repeats: int, only: set[str]) -> dict[str, 
             from tinygrad_core.schedule import create_schedule
 
             (item,) = create_schedule([(x + 1.0).lazydata])
-            return Device[item.device].bind(item.kernel, [buf.handle for buf in item.bufs])
+            launch = Device[item.device].bind(item.kernel, [buf.handle for buf in item.bufs])
+            # the default argument keeps the Buffers alive: freed, their memory could be released under the launch
+            return lambda buffers=item.bufs: launch()
 
         lib.bound_launch = bound_launch
         lib.optimizer_params = lambda model: [model]  # the tutorial's spelling: a module
