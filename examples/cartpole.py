@@ -134,9 +134,10 @@ def main() -> None:
     schedule = optim.LambdaLR(opt, lambda update: 1 - update / updates)
     batch = args.envs * args.rollout
     minibatch = batch // args.minibatches
+    print(f"device: {Device.DEFAULT} ({Device.describe(Device.DEFAULT)})")
     print(
-        f"device: {Device.DEFAULT}; PPO on CartPole-v1, {args.envs} envs x {args.rollout} steps per update, at most "
-        f"{updates} updates ({args.steps} steps)"
+        f"PPO on CartPole-v1, {args.envs} envs x {args.rollout} steps per update, at most {updates} updates "
+        f"({args.steps} steps)"
     )
 
     @TinyJit

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from mnist import choose_data
+from mnist import choose_data, device_line
 from tqdm import tqdm
 
 from tinygrad_core import Device, Tensor, no_grad
@@ -105,7 +105,7 @@ def main() -> None:
     batch_size = min(args.batch_size, len(x_train))
     steps_per_epoch = len(x_train) // batch_size
     print(f"data: {source}; {len(x_train)} training and {len(x_test)} test images of {x_train.shape[1:]}")
-    print(f"device: {Device.DEFAULT}; noise sigma {args.sigma}; {args.epochs} epoch(s), batch size {batch_size}")
+    print(f"{device_line()}; noise sigma {args.sigma}; {args.epochs} epoch(s), batch size {batch_size}")
 
     model = Autoencoder(args.width)
     opt = optim.Adam([model], lr=args.lr)

@@ -107,6 +107,11 @@ class LeNet:
         return x.sequential(self.layers)
 
 
+def device_line() -> str:
+    """The device a run uses, and what it is here: "device: TORCH (PyTorch 2.13.0+cpu on the CPU: no CUDA device)"."""
+    return f"device: {Device.DEFAULT} ({Device.describe(Device.DEFAULT)})"
+
+
 def normalise(images: np.ndarray, mean: float, std: float) -> Tensor:
     return Tensor(((images - mean) / std).astype(np.float32)[:, None])
 
@@ -178,7 +183,7 @@ def main() -> None:
     batch_size = args.batch_size or (32 if x_train.shape[-1] < 28 else 128)
     mean, std = float(x_train.mean()), float(x_train.std())
     print(f"data: {source}; {len(y_train)} training and {len(y_test)} test images of {x_train.shape[1:]}")
-    print(f"device: {Device.DEFAULT}; {args.epochs} epoch(s), batch size {batch_size}, Adam lr {args.lr}")
+    print(f"{device_line()}; {args.epochs} epoch(s), batch size {batch_size}, Adam lr {args.lr}")
 
     model = LeNet(x_train.shape[-1])
     opt = adam = optim.Adam([model], lr=args.lr)

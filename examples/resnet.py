@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from mnist import choose_data, evaluate, normalise, plot_curves
+from mnist import choose_data, device_line, evaluate, normalise, plot_curves
 from tqdm import tqdm
 
 from tinygrad_core import Device, Tensor
@@ -139,7 +139,7 @@ def main() -> None:
         print(f"resumed from {args.resume} after {done} epoch(s)")
     params = sum(p.numel() for p in opt.params)
     print(
-        f"device: {Device.DEFAULT}; ResNet width {args.width}, {args.stages} stages ({params} parameters), "
+        f"{device_line()}; ResNet width {args.width}, {args.stages} stages ({params} parameters), "
         f"{args.epochs} epoch(s), batch size {batch_size}, SGD one-cycle lr {args.lr}"
     )
 
