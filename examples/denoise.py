@@ -19,7 +19,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from mnist import choose_data, device_line
+from mnist import add_common_arguments, apply_common_arguments, choose_data, device_line
 from tqdm import tqdm
 
 from tinygrad_core import Device, Tensor, no_grad
@@ -80,21 +80,16 @@ def save_grid(path: Path, rows: list[np.ndarray], names: list[str], title: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="folder with the four gzip IDX files (default: Fashion-MNIST if installed)")
-    parser.add_argument("--digits", action="store_true", help="use scikit-learn's 8x8 digits")
+    add_common_arguments(parser)
     parser.add_argument("--epochs", type=int, default=1, help="passes over the training set (default 1)")
     parser.add_argument("--batch-size", type=int, default=128, help="samples per step (default 128)")
     parser.add_argument("--lr", type=float, default=0.002, help="Adam's initial learning rate, cosine-annealed to 0")
     parser.add_argument("--sigma", type=float, default=0.3, help="standard deviation of the added noise (default 0.3)")
     parser.add_argument("--width", type=int, default=16, help="channels of every hidden layer (default 16)")
-    parser.add_argument("--device", help="device to train on (default: Device.DEFAULT)")
     parser.add_argument("--limit", type=int, help="train on the first N samples (and test on N) only: quick runs")
     parser.add_argument("--out", default="runs", help="folder for the PNG and the weights (default runs/)")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.device:
-        Device.DEFAULT = args.device
-    Tensor.manual_seed(args.seed)
+    apply_common_arguments(args)
 
     source, (x_train, _, x_test, _) = choose_data(args)
     if args.limit:

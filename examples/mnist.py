@@ -107,6 +107,20 @@ class LeNet:
         return x.sequential(self.layers)
 
 
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every Fashion-MNIST example takes: where the data is, the device and the seed."""
+    parser.add_argument("--data", help="folder with the four gzip IDX files (default: Fashion-MNIST if installed)")
+    parser.add_argument("--digits", action="store_true", help="use scikit-learn's 8x8 digits")
+    parser.add_argument("--device", help="device to train on (default: Device.DEFAULT)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def apply_common_arguments(args: argparse.Namespace) -> None:
+    if args.device:
+        Device.DEFAULT = args.device
+    Tensor.manual_seed(args.seed)
+
+
 def device_line() -> str:
     """The device a run uses, and what it is here: "device: TORCH (PyTorch 2.13.0+cpu on the CPU: no CUDA device)"."""
     return f"device: {Device.DEFAULT} ({Device.describe(Device.DEFAULT)})"
@@ -152,17 +166,14 @@ def plot_curves(path: Path, losses: list[float], accuracies: list[float], first_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="folder with the four gzip IDX files (default: Fashion-MNIST if installed)")
-    parser.add_argument("--digits", action="store_true", help="use scikit-learn's 8x8 digits")
+    add_common_arguments(parser)
     parser.add_argument("--epochs", type=int, default=2, help="passes over the training set (default 2)")
     parser.add_argument("--batch-size", type=int, help="samples per step (default 128; 32 for the small digits set)")
     parser.add_argument("--lr", type=float, default=0.002, help="Adam's initial learning rate, cosine-annealed to 0")
-    parser.add_argument("--device", help="device to train on (default: Device.DEFAULT)")
     parser.add_argument("--limit", type=int, help="train on the first N samples only (quick runs)")
     parser.add_argument("--save", help="where to write the weights (default: a temporary file)")
     parser.add_argument("--resume", help="continue from a file written by --save, up to --epochs in all")
     parser.add_argument("--plot", help="write the loss and accuracy curves to this PNG")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--distributed", action="store_true", help="data parallel under mpirun: the batch is split across the ranks"
     )
@@ -173,9 +184,7 @@ def main() -> None:
         rank, ranks = distributed.rank(), distributed.world_size()
         if rank:
             sys.stdout = open(os.devnull, "w")  # rank 0 reports for every rank
-    if args.device:
-        Device.DEFAULT = args.device
-    Tensor.manual_seed(args.seed)
+    apply_common_arguments(args)
 
     source, (x_train, y_train, x_test, y_test) = choose_data(args)
     if args.limit:

@@ -22,7 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from mnist import choose_data, device_line, evaluate, normalise, plot_curves
+from mnist import (
+    add_common_arguments,
+    apply_common_arguments,
+    choose_data,
+    device_line,
+    evaluate,
+    normalise,
+    plot_curves,
+)
 from tqdm import tqdm
 
 from tinygrad_core import Device, Tensor
@@ -97,24 +105,19 @@ def one_cycle(total: int, warmup: float = 0.15) -> Callable[[int], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="folder with the four gzip IDX files (default: Fashion-MNIST if installed)")
-    parser.add_argument("--digits", action="store_true", help="use scikit-learn's 8x8 digits")
+    add_common_arguments(parser)
     parser.add_argument("--epochs", type=int, default=6, help="passes over the training set (default 6)")
     parser.add_argument("--batch-size", type=int, default=128, help="samples per step (default 128)")
     parser.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--weight-decay", type=float, default=5e-5, help="SGD's L2 weight decay (default 5e-5)")
     parser.add_argument("--width", type=int, default=12, help="channels of the stem; each stage doubles them")
     parser.add_argument("--stages", type=int, default=3, help="residual blocks, each halving the size (default 3)")
-    parser.add_argument("--device", help="device to train on (default: Device.DEFAULT)")
     parser.add_argument("--limit", type=int, help="train on the first N samples (and test on N) only: quick runs")
     parser.add_argument("--out", default="runs", help="folder for the checkpoint (default runs/)")
     parser.add_argument("--resume", help="checkpoint to continue from: weights, optimizer state and epochs done")
     parser.add_argument("--plot", help="also write the loss and the test accuracy after each epoch to this PNG")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.device:
-        Device.DEFAULT = args.device
-    Tensor.manual_seed(args.seed)
+    apply_common_arguments(args)
 
     source, (x_train, y_train, x_test, y_test) = choose_data(args)
     if args.limit:
