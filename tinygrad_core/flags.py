@@ -121,7 +121,7 @@ TINYGRAD_TRACE_PLUGINS: Flag[int] = Flag("TINYGRAD_TRACE_PLUGINS", "0", _int)
 # ($XDG_CACHE_HOME/tinygrad_core, else ~/.cache/tinygrad_core on Linux; ~/Library/Caches/tinygrad_core on macOS)
 CACHEDIR: Flag[str] = Flag("CACHEDIR", "", _cache_dir, pure=False)
 # the most megabytes of compiled kernels the cache keeps; beyond it the least recently used are deleted
-CACHE_MB: Flag[int] = Flag("CACHE_MB", "300", _positive)
+CACHE_MB: Flag[int] = Flag("CACHE_MB", "400", _positive)
 # compiled backends: >= 1 times that many candidate plans per new kernel and keeps the fastest (cached on disk)
 BEAM: Flag[int] = Flag("BEAM", "0", _count)
 # compiled backends: 1 lowers every new kernel as plain loops (no vectors, tiles, staging or split reductions), for
