@@ -1,6 +1,7 @@
 """pytest plugin: --device, --runslow, markers, the `device` fixture and the kit's report. Opt-in, so that installing
 tinygrad-core changes no other project's tests: `pytest -p tinygrad_core.testing.plugin` (our pyproject's addopts and
-`python -m tinygrad_core.testing` pass it).
+`python -m tinygrad_core.testing` pass it). PYTEST_DONT_REWRITE: the kit's command line imports this module before
+pytest starts, and it holds no assertions to rewrite.
 
 Tests that take a `device` argument run once per available backend (ids like test_add[OPENCL]), or only on the
 devices named by `--device` / the DEVICE environment variable. A backend with a negative priority is opt-in (a slow
