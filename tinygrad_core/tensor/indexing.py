@@ -40,6 +40,9 @@ def getitem(self: Tensor, indices: Any) -> Tensor:
             strides.append(1)
             shape_out.append(("tensor", index))
         elif isinstance(index, slice):
+            if any(isinstance(part, type(self)) for part in (index.start, index.stop, index.step)):
+                # tinygrad's rule (a one-element tensor would pass as an int through __index__): bounds are ints
+                raise TypeError(f"slice bounds must be ints, not Tensors: {index}; use int(t) for a value read back")
             start, stop, step = index.indices(size)
             if step > 0:
                 count = max(0, math.ceil((stop - start) / step))
