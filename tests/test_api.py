@@ -278,7 +278,7 @@ def test_load_state_dict_with_pytorch_batchnorm_keys(default_device):
     tracked = nn.BatchNorm2d(3)
     load_state_dict(tracked, {**get_state_dict(tracked), "num_batches_tracked": Tensor(5, dtype=dtypes.int32)})
     assert tracked.num_batches_tracked.item() == 5
-    with pytest.raises(ValueError, match=r"weight: shape \(4,\) in state_dict, \(3,\) in the model"):
+    with pytest.raises(ValueError, match=r"Shape mismatch in layer `weight`: Expected shape \(3,\), but found \(4,\)"):
         load_state_dict(model, {**state, "weight": Tensor.ones(4)})
 
 

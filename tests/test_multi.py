@@ -295,6 +295,16 @@ def test_training_sharded_matches_one_device(pair, name):
         np.testing.assert_allclose(multi, single, rtol=1e-5, atol=1e-6)
 
 
+def _sgd_step(model: _Model, opt: optim.SGD):
+    def step(x: Tensor, y: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        return Tensor.realize(loss, *opt.schedule_step())
+
+    return step
+
+
 def test_tinyjit_replays_a_sharded_training_step():
     """TinyJit captures a step on sharded inputs (one input buffer per device) and replays it with new batches."""
     from tinygrad_core import TinyJit
@@ -305,14 +315,7 @@ def test_tinyjit_replays_a_sharded_training_step():
         model = _Model()
         for param in get_parameters(model):
             param.shard_(CPUS)
-        opt = optim.SGD(get_parameters(model), lr=0.1)
-
-        def step(x: Tensor, y: Tensor) -> Tensor:
-            opt.zero_grad()
-            loss = ((model(x) - y) ** 2).mean()
-            loss.backward()
-            return Tensor.realize(loss, *opt.schedule_step())
-
+        step = _sgd_step(model, optim.SGD(get_parameters(model), lr=0.1))
         run = TinyJit(step) if jit else step
         with Tensor.train():
             losses = [run(Tensor(x).shard(CPUS, 0), Tensor(y).shard(CPUS, 0)).item() for x, y in batches]

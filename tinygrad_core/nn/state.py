@@ -125,7 +125,11 @@ def load_state_dict(
         if not isinstance(source, Tensor):
             problems.append(f"{key}: expected a Tensor, got {type(source).__name__}")
         elif source.shape != target.shape and not (_counter(key) and source.numel() == target.numel()):
-            problems.append(f"{key}: shape {source.shape} in state_dict, {target.shape} in the model")
+            # tinygrad's wording, so code matching its message keeps working
+            problems.append(
+                f"Shape mismatch in layer `{key}`: Expected shape {target.shape}, but found {source.shape} "
+                "in state dict."
+            )
         elif source.dtype != target.dtype and not _counter(key):
             problems.append(f"{key}: dtype {source.dtype} in state_dict, {target.dtype} in the model (cast it first)")
     if problems:
