@@ -95,6 +95,22 @@ def test_assign_to_a_slice_writes_through(device):
         a[:1].expand(3).assign(Tensor.ones(3, device=device))
 
 
+def test_assign_to_a_bitcast_writes_the_bits_through(device):
+    """A bitcast of memory is a view of its bits (tinygrad): assigning to it changes the tensor it was made from, at
+    once, through bitcasts of bitcasts and of slices too."""
+    bits = np.array([4.0, 3.0, 2.0, 1.0], np.float32).view(np.uint32)
+    a = Tensor([1.0, 2.0, 3.0, 4.0], device=device).realize()
+    a.bitcast(dtypes.uint32).assign(Tensor(bits, device=device))
+    assert a.tolist() == [4.0, 3.0, 2.0, 1.0]
+    b = Tensor([1.0, 2.0, 3.0, 4.0], device=device).realize()
+    view = b.bitcast(dtypes.uint32).bitcast(dtypes.int32).assign(Tensor(bits.view(np.int32), device=device))
+    assert b.tolist() == [4.0, 3.0, 2.0, 1.0]
+    assert view.numpy().tolist() == bits.view(np.int32).tolist()
+    c = Tensor([1.0, 2.0, 3.0, 4.0], device=device).realize()
+    c[0:2].bitcast(dtypes.uint32).assign(Tensor(bits[:2], device=device))
+    assert c.tolist() == [4.0, 3.0, 3.0, 4.0]
+
+
 # --- layers, optimizers and methods tinygrad users import ---
 def test_instance_norm_and_layer_norm_2d(default_device):
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)

@@ -299,6 +299,13 @@ class Tensor(
             return self
         value = x.lazydata.copy_to_device(self.device)
         lazy = self.lazydata
+        if lazy.op is Ops.BITCAST and _has_memory(lazy.srcs[0]):
+            # a bitcast of memory is a view of its bits: they go to the source's memory, now, as through a view
+            source = Tensor(lazy.srcs[0], device=self.device)
+            source.assign(Tensor(value, device=self.device).bitcast(source.dtype))
+            realize(source.lazydata)
+            self.lazydata = source.lazydata.cast(self.dtype, bitcast=True)
+            return self
         if lazy._base is not None:  # a view: write through to the memory it shows
             if lazy.base.op is Ops.CONST:  # a constant has no memory of its own: this tensor gets some first
                 self.lazydata = lazy.contiguous(force=True)
@@ -503,6 +510,13 @@ def _check_differentiable(dtype: DType) -> None:
 def _with_memory(lazy: LazyBuffer) -> LazyBuffer:
     """A constant (Tensor.zeros(3)) as a buffer of its whole shape, as in tinygrad, so it can be assigned to."""
     return lazy.contiguous(force=True) if lazy.shape and lazy.base.op is Ops.CONST else lazy
+
+
+def _has_memory(lazy: LazyBuffer) -> bool:
+    """Whether `lazy` shows memory (a realized buffer, a view of one, or bitcasts of those) that assign can write."""
+    while lazy.op is Ops.BITCAST:
+        lazy = lazy.srcs[0]
+    return lazy.base.realized
 
 
 def _from_host(array: np.ndarray, dtype: DType, device: str) -> LazyBuffer:
