@@ -21,7 +21,7 @@ from tinygrad_core import flags
 from tinygrad_core.devices import Device
 from tinygrad_core.errors import JitError
 from tinygrad_core.helpers import GlobalCounters
-from tinygrad_core.multi import MultiLazyBuffer
+from tinygrad_core.multi import parts
 from tinygrad_core.runtime import Buffer
 from tinygrad_core.schedule import ScheduleItem, capture, capturing, run_schedule
 from tinygrad_core.tensor import Tensor
@@ -48,12 +48,12 @@ def _input_buffers(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Buffer
     """The buffers the inputs are in, realized and contiguous: one per tensor, one per device of a sharded one."""
     buffers = []
     for _, tensor in _tensors(args, kwargs):
-        parts = tensor.lazydata.lbs if isinstance(tensor.lazydata, MultiLazyBuffer) else (tensor.lazydata,)
-        if not all(lazy.realized and lazy.st.contiguous and lazy.shape == lazy.base.shape for lazy in parts):
+        if not all(
+            lazy.realized and lazy.st.contiguous and lazy.shape == lazy.base.shape for lazy in parts(tensor.lazydata)
+        ):
             tensor.replace(tensor.contiguous())
         tensor.realize()
-        lazydata = tensor.lazydata
-        for lazy in lazydata.lbs if isinstance(lazydata, MultiLazyBuffer) else (lazydata,):
+        for lazy in parts(tensor.lazydata):
             assert lazy.base.buffer is not None
             buffers.append(lazy.base.buffer)
     return buffers

@@ -29,6 +29,11 @@ Bounds = tuple[tuple[int, int], ...]
 _COMBINE = {Ops.SUM: Ops.ADD, Ops.MAX: Ops.MAX}  # how the partial reductions of two devices combine
 
 
+def parts(value: LazyBuffer | MultiLazyBuffer) -> tuple[LazyBuffer, ...]:
+    """A value's LazyBuffers: one per device of a MultiLazyBuffer, or the LazyBuffer itself."""
+    return value.lbs if isinstance(value, MultiLazyBuffer) else (value,)
+
+
 def shard_bounds(size: int, devices: tuple[str, ...], axis: int) -> Bounds:
     """Each device's [lo, hi) of an axis of `size` split in ceil-div chunks; every device must get one element."""
     chunk = -(-size // len(devices))

@@ -43,7 +43,7 @@ from tinygrad_core.errors import DeviceError
 from tinygrad_core.helpers import GlobalCounters, toposort
 from tinygrad_core.kernel import BufferSpec, Kernel, KNode
 from tinygrad_core.lazy import LazyBuffer
-from tinygrad_core.multi import MultiLazyBuffer
+from tinygrad_core.multi import MultiLazyBuffer, parts
 from tinygrad_core.ops import ALU, Ops
 from tinygrad_core.runtime import Buffer
 from tinygrad_core.view import ShapeTracker
@@ -536,9 +536,7 @@ schedule_cache = ScheduleCache(maxsize=256)
 def realize(*lbs: LazyBuffer | MultiLazyBuffer) -> None:
     """Compute every unrealized base behind `lbs` and mark it realized (its sources are dropped). A value on several
     devices (multi.py) is its LazyBuffers, one per device, all scheduled together."""
-    pending = [
-        lb for value in lbs for lb in (value.lbs if isinstance(value, MultiLazyBuffer) else (value,)) if not lb.realized
-    ]
+    pending = [lb for value in lbs for lb in parts(value) if not lb.realized]
     if not pending:
         return
     key, nodes, count = _structure(pending)
