@@ -58,9 +58,7 @@ _scratch: dict[tuple[int, np.dtype], np.ndarray] = {}
 def _own_memory(tensor: Tensor) -> np.ndarray | None:
     """A realized tensor's own memory as a flat host array, shared through DLPack (no copy), where its device's memory
     is host memory (CPU, CLANG), its values fill their buffer and MPI sums its dtype as is; None elsewhere."""
-    lazy = tensor.lazydata
-    whole = lazy.st.contiguous and lazy.base.size == lazy.size
-    if np.dtype(tensor.dtype.np) != _host_dtype(tensor.dtype) or not whole:
+    if np.dtype(tensor.dtype.np) != _host_dtype(tensor.dtype):
         return None
     try:
         return np.from_dlpack(tensor, copy=False).reshape(-1)

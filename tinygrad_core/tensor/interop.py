@@ -41,12 +41,15 @@ class _SharedMemory:
         self.__array_interface__ = {"shape": shape, "typestr": dtype.str, "data": view, "version": 3}
 
 
-def _shared_array(t: Tensor) -> np.ndarray | None:
-    """t's values as a numpy array sharing the device buffer's memory, or None where the device can't share."""
+def _shared_array(t: Tensor, copy: bool | None) -> np.ndarray | None:
+    """t's values as a numpy array sharing the device buffer's memory, or None where the device can't share. A view
+    of part of a buffer is copied into one of its own first, which `copy=False` forbids (BufferError)."""
     t.realize()
     verify()
     lazy = t.lazydata
     if not (lazy.st.contiguous and lazy.base.size == lazy.size and lazy.base.realized):
+        if copy is False:
+            raise BufferError(f"a view of part of a buffer (shape {t.shape}) can't be shared without a copy")
         lazy = lazy.contiguous(force=True)
         realize(lazy)
     buffer = lazy.base.buffer
@@ -126,7 +129,7 @@ class InteropMixin:
         elsewhere a copy, or BufferError when `copy=False` forbids one."""
         if self.dtype == dtypes.bfloat16:
             raise BufferError("DLPack export of bfloat16 needs a consumer that reads it; cast to float32 first")
-        shared = None if copy or 0 in self.shape else _shared_array(self)
+        shared = None if copy or 0 in self.shape else _shared_array(self, copy)
         if shared is None:
             if copy is False:
                 raise BufferError(
